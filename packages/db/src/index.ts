@@ -1,0 +1,22 @@
+export * as schema from './schema.js';
+export {
+  customers,
+  items,
+  interactions,
+  adminUsers,
+  adminRole,
+  sessions,
+  apiKeys,
+  auditLog,
+  consentEvents,
+  customerAliases,
+  importJobs,
+  importRejections,
+  jobs,
+} from './schema.js';
+export { openDatabase, fromPglite, redactUrl, selectRows } from './client.js';
+export type { Database, DatabaseHandle, Executor, OpenOptions, Schema, Transaction } from './client.js';
+export { migrate, migrationsFolder } from './migrate.js';
+export { DatabaseSetupError } from './errors.js';
+export { recordAudit } from './audit.js';
+export type { AuditEntry, AuditActor } from './audit.js';

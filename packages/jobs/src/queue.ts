@@ -1,0 +1,426 @@
+import { hostname } from 'node:os';
+import { jobs, recordAudit, type DatabaseHandle } from '@clientele/db';
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import PgBoss from 'pg-boss';
+import {
+  PermanentJobError,
+  type EnqueueOptions,
+  type JobContext,
+  type JobHandler,
+  type JobKindOptions,
+  type JobProgress,
+  type JobRecord,
+  type JobStatus,
+} from './types.js';
+
+// The jobs table is what clients see (status, progress, result). Execution goes through
+// pg-boss on PostgreSQL, so any number of `clientele worker` processes on any machine share
+// the work, or through an in-process loop on the embedded database (one process owns it).
+// Either way a job's worker sends heartbeats; a job whose heartbeats stop (its process died)
+// is retried or, out of attempts, failed with the reason — never left "running".
+
+export interface QueueLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silent: QueueLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+interface Registration {
+  handler: JobHandler;
+  options: Required<JobKindOptions>;
+}
+
+export interface JobQueueOptions {
+  logger?: QueueLogger;
+  /** How long without a heartbeat before a running job counts as abandoned. */
+  staleAfterMs?: number;
+  /** How often the in-process loop looks for queued jobs (embedded). */
+  pollMs?: number;
+}
+
+/** pg-boss queue names allow letters, digits, dashes, underscores, periods. */
+const bossQueue = (kind: string) => `clientele.${kind}`;
+
+function toRecord(row: typeof jobs.$inferSelect): JobRecord {
+  return {
+    id: row.id,
+    kind: row.kind,
+    status: row.status as JobStatus,
+    params: row.params,
+    result: row.result ?? null,
+    error: row.error,
+    progress: row.progress ?? null,
+    attempts: row.attempts,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+export class JobNotFoundError extends Error {
+  readonly code = 'NOT_FOUND';
+}
+
+export class UnknownJobKindError extends Error {
+  readonly code = 'BAD_USER_INPUT';
+}
+
+export class JobQueue {
+  private readonly registrations = new Map<string, Registration>();
+  private readonly logger: QueueLogger;
+  private readonly staleAfterMs: number;
+  private readonly pollMs: number;
+  private boss: PgBoss | null = null;
+  private bossStarting: Promise<PgBoss> | null = null;
+  /** pg-boss queues known to exist, and kinds this process works on. */
+  private readonly bossQueues = new Set<string>();
+  private readonly bossWorkers = new Set<string>();
+  private working = false;
+  private readonly running = new Map<string, AbortController>();
+  private timers: NodeJS.Timeout[] = [];
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly database: DatabaseHandle,
+    options: JobQueueOptions = {},
+  ) {
+    this.logger = options.logger ?? silent;
+    this.staleAfterMs = options.staleAfterMs ?? 60_000;
+    this.pollMs = options.pollMs ?? 1_000;
+  }
+
+  private get db() {
+    return this.database.db;
+  }
+
+  register<P extends Record<string, unknown>, R extends Record<string, unknown>>(kind: string, handler: JobHandler<P, R>, options: JobKindOptions = {}): void {
+    if (!/^[a-z][a-z0-9_-]{0,60}$/.test(kind)) throw new Error(`job kind '${kind}' must be lower-case letters, digits, - and _`);
+    this.registrations.set(kind, {
+      handler: handler as unknown as JobHandler,
+      options: { singleton: options.singleton ?? false, retryLimit: options.retryLimit ?? 1 },
+    });
+    // A kind registered after the worker started (plugins, tests) gets its pg-boss worker now.
+    if (this.working && this.database.kind === 'postgres') {
+      void this.workKind(kind).catch((error: unknown) => this.logger.error({ err: error, kind }, 'could not start a worker for a job kind'));
+    }
+  }
+
+  kinds(): string[] {
+    return [...this.registrations.keys()];
+  }
+
+  /**
+   * Records a job and hands it to the executor. For a singleton kind, a request while one with
+   * the same key is queued or running returns that job instead of a second one.
+   */
+  async enqueue(kind: string, params: Record<string, unknown>, options: EnqueueOptions): Promise<JobRecord> {
+    const registration = this.registrations.get(kind);
+    if (!registration) throw new UnknownJobKindError(`unknown job kind '${kind}': expected one of ${this.kinds().join(', ') || '(none registered)'}`);
+    const dedupeKey = registration.options.singleton ? (options.dedupeKey ?? 'default') : null;
+    const createdBy = options.actor.name ?? options.actor.type;
+    const record = await this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(jobs)
+        .values({ kind, params, dedupeKey, createdBy, maxAttempts: registration.options.retryLimit + 1 })
+        .onConflictDoNothing()
+        .returning();
+      if (row) {
+        await recordAudit(tx, { actor: options.actor, operation: 'job.enqueue', targetType: 'job', targetId: row.id, details: { kind } });
+        return { record: toRecord(row), created: true };
+      }
+      const [existing] = await tx
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.kind, kind), eq(jobs.dedupeKey, dedupeKey ?? ''), inArray(jobs.status, ['queued', 'running'])));
+      if (!existing) throw new Error('job neither inserted nor found');
+      return { record: toRecord(existing), created: false };
+    });
+    if (record.created) await this.dispatch(record.record);
+    return record.record;
+  }
+
+  private async dispatch(record: JobRecord): Promise<void> {
+    if (this.database.kind === 'postgres') {
+      const boss = await this.ensureQueue(record.kind);
+      await boss.send(bossQueue(record.kind), { jobId: record.id }, { retryLimit: 0 });
+    } else {
+      this.wake?.();
+    }
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+    const [row] = await this.db.select().from(jobs).where(eq(jobs.id, id));
+    return row ? toRecord(row) : null;
+  }
+
+  async list(filter: { kind?: string | null; status?: JobStatus | null; limit?: number } = {}): Promise<JobRecord[]> {
+    const conditions: SQL[] = [];
+    if (filter.kind) conditions.push(eq(jobs.kind, filter.kind));
+    if (filter.status) conditions.push(eq(jobs.status, filter.status));
+    const rows = await this.db
+      .select()
+      .from(jobs)
+      .where(and(...conditions))
+      .orderBy(desc(jobs.createdAt))
+      .limit(Math.min(filter.limit ?? 50, 500));
+    return rows.map(toRecord);
+  }
+
+  /** Cancels a queued job at once, or asks a running one to stop at its next progress report. */
+  async cancel(id: string, actor: EnqueueOptions['actor']): Promise<JobRecord> {
+    const job = await this.get(id);
+    if (!job) throw new JobNotFoundError(`job '${id}' does not exist`);
+    if (job.status === 'queued') {
+      await this.db.update(jobs).set({ status: 'cancelled', finishedAt: new Date(), error: 'cancelled before it started' }).where(and(eq(jobs.id, id), eq(jobs.status, 'queued')));
+    } else if (job.status === 'running') {
+      await this.db.update(jobs).set({ cancelRequested: true }).where(eq(jobs.id, id));
+      this.running.get(id)?.abort(new Error('cancelled'));
+    }
+    await recordAudit(this.db, { actor, operation: 'job.cancel', targetType: 'job', targetId: id });
+    return (await this.get(id)) ?? job;
+  }
+
+  /** Resolves when the job has finished (completed, failed or cancelled), or rejects on timeout. */
+  async waitFor(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<JobRecord> {
+    const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+    for (;;) {
+      const job = await this.get(id);
+      if (!job) throw new JobNotFoundError(`job '${id}' does not exist`);
+      if (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled') return job;
+      if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${options.timeoutMs ?? 600_000} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, options.pollMs ?? 200);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.waiters.add(done);
+      });
+    }
+  }
+
+  /**
+   * Starts executing jobs in this process: pg-boss workers on PostgreSQL, a polling loop on
+   * the embedded database. Also starts the sweeper for abandoned jobs.
+   */
+  async startWorker(options: { concurrency?: number } = {}): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    await this.sweep();
+    if (this.database.kind === 'postgres') {
+      for (const kind of this.registrations.keys()) await this.workKind(kind);
+      // Jobs recorded while no worker was listening (or re-queued by the sweeper) are sent again.
+      for (const queued of await this.db.select().from(jobs).where(eq(jobs.status, 'queued'))) await this.dispatch(toRecord(queued));
+    } else {
+      const concurrency = Math.max(1, options.concurrency ?? 1);
+      this.loop = this.embeddedLoop(concurrency);
+    }
+    this.timers.push(setInterval(() => void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'job sweep failed')), Math.max(5_000, this.staleAfterMs / 2)));
+  }
+
+  private async embeddedLoop(concurrency: number): Promise<void> {
+    const active = new Set<Promise<void>>();
+    while (this.working) {
+      while (active.size < concurrency) {
+        const id = await this.claimNextQueued();
+        if (!id) break;
+        const run = this.execute(id).finally(() => active.delete(run));
+        active.add(run);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (active.size > 0) void Promise.race(active).then(() => this.wake?.());
+      });
+    }
+    await Promise.allSettled(active);
+  }
+
+  private async claimNextQueued(): Promise<string | null> {
+    const kinds = this.kinds();
+    if (kinds.length === 0) return null;
+    const [row] = await this.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.status, 'queued'), inArray(jobs.kind, kinds)))
+      .orderBy(jobs.createdAt)
+      .limit(1);
+    return row?.id ?? null;
+  }
+
+  /** Runs one job: claims it (queued → running), runs the handler, records the outcome. */
+  private async execute(id: string): Promise<void> {
+    const [claimed] = await this.db
+      .update(jobs)
+      .set({ status: 'running', startedAt: new Date(), heartbeatAt: new Date(), attempts: sql`${jobs.attempts} + 1` })
+      .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
+      .returning();
+    if (!claimed) return; // cancelled, or another worker has it
+    const registration = this.registrations.get(claimed.kind);
+    if (!registration) {
+      await this.finish(id, 'failed', { error: `no handler registered for job kind '${claimed.kind}' in this worker` });
+      return;
+    }
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    const heartbeat = setInterval(() => {
+      void this.db.update(jobs).set({ heartbeatAt: new Date() }).where(eq(jobs.id, id)).catch(() => undefined);
+    }, Math.max(1_000, this.staleAfterMs / 4));
+    let lastWrite = 0;
+    const context: JobContext = {
+      jobId: id,
+      signal: controller.signal,
+      attempt: claimed.attempts,
+      progress: async (progress: JobProgress) => {
+        const now = Date.now();
+        // Progress is written at most ~5 times a second; the last one of a stage always lands.
+        if (now - lastWrite < 200 && progress.done < progress.total) return;
+        lastWrite = now;
+        const [row] = await this.db
+          .update(jobs)
+          .set({ progress, heartbeatAt: new Date() })
+          .where(eq(jobs.id, id))
+          .returning({ cancel: jobs.cancelRequested });
+        if (row?.cancel && !controller.signal.aborted) controller.abort(new Error('cancelled'));
+        this.notify();
+      },
+    };
+    this.logger.info({ jobId: id, kind: claimed.kind, attempt: claimed.attempts }, 'job started');
+    try {
+      const result = await registration.handler(claimed.params, context);
+      if (controller.signal.aborted) throw controller.signal.reason ?? new Error('cancelled');
+      await this.finish(id, 'completed', { result });
+      this.logger.info({ jobId: id, kind: claimed.kind }, 'job completed');
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const [state] = await this.db.select({ cancel: jobs.cancelRequested }).from(jobs).where(eq(jobs.id, id));
+      if (state?.cancel || (controller.signal.aborted && !this.working)) {
+        await this.finish(id, 'cancelled', { error: state?.cancel ? 'cancelled on request' : 'the worker stopped' });
+      } else if (!(error instanceof PermanentJobError) && claimed.attempts < claimed.maxAttempts) {
+        this.logger.warn({ jobId: id, err: error }, 'job failed; retrying');
+        await this.db.update(jobs).set({ status: 'queued', error: message }).where(eq(jobs.id, id));
+        await this.dispatch(toRecord({ ...claimed, status: 'queued' }));
+      } else {
+        this.logger.error({ jobId: id, err: error }, 'job failed');
+        await this.finish(id, 'failed', { error: message });
+      }
+    } finally {
+      clearInterval(heartbeat);
+      this.running.delete(id);
+    }
+  }
+
+  private async finish(id: string, status: JobStatus, outcome: { result?: Record<string, unknown>; error?: string }): Promise<void> {
+    await this.db
+      .update(jobs)
+      .set({ status, finishedAt: new Date(), result: outcome.result ?? null, error: outcome.error ?? null })
+      .where(eq(jobs.id, id));
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) {
+      this.waiters.delete(waiter);
+      waiter();
+    }
+  }
+
+  /**
+   * Running jobs whose heartbeat stopped (their process died) go back to the queue while they
+   * have attempts left, and fail with the reason otherwise.
+   */
+  async sweep(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.staleAfterMs);
+    const stale = await this.db.select().from(jobs).where(and(eq(jobs.status, 'running'), lt(jobs.heartbeatAt, cutoff)));
+    for (const job of stale) {
+      if (this.running.has(job.id)) continue;
+      if (job.attempts < job.maxAttempts && !job.cancelRequested) {
+        const [requeued] = await this.db
+          .update(jobs)
+          .set({ status: 'queued', error: `worker stopped responding (attempt ${job.attempts}); retrying` })
+          .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running')))
+          .returning();
+        if (requeued) await this.dispatch(toRecord(requeued));
+      } else {
+        await this.db
+          .update(jobs)
+          .set({
+            status: job.cancelRequested ? 'cancelled' : 'failed',
+            finishedAt: new Date(),
+            error: job.cancelRequested ? 'cancelled on request' : `worker stopped responding after ${job.attempts} attempt(s) (host ${hostname()} swept it)`,
+          })
+          .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running')));
+      }
+    }
+    return stale.length;
+  }
+
+  private async workKind(kind: string): Promise<void> {
+    if (this.bossWorkers.has(kind)) return;
+    this.bossWorkers.add(kind);
+    const boss = await this.ensureQueue(kind);
+    await boss.work<{ jobId: string }>(bossQueue(kind), { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => {
+      if (job) await this.execute(job.data.jobId);
+    });
+  }
+
+  /** Creates the kind's pg-boss queue once per process (sending to a missing queue fails). */
+  private async ensureQueue(kind: string): Promise<PgBoss> {
+    const boss = await this.ensureBoss();
+    const name = bossQueue(kind);
+    if (!this.bossQueues.has(name)) {
+      if (!(await boss.getQueue(name))) await boss.createQueue(name).catch(() => undefined); // a concurrent creator won
+      this.bossQueues.add(name);
+    }
+    return boss;
+  }
+
+  private ensureBoss(): Promise<PgBoss> {
+    if (this.boss) return Promise.resolve(this.boss);
+    this.bossStarting ??= this.startBoss().finally(() => {
+      this.bossStarting = null;
+    });
+    return this.bossStarting;
+  }
+
+  private async startBoss(): Promise<PgBoss> {
+    if (this.database.driver.kind !== 'postgres') throw new Error('pg-boss needs PostgreSQL');
+    const pool = this.database.driver.pool;
+    const boss = new PgBoss({
+      db: { executeSql: async (text: string, values?: unknown[]) => pool.query(text, values) },
+      schema: 'pgboss',
+      supervise: true,
+      schedule: false,
+      migrate: true,
+    });
+    boss.on('error', (error: unknown) => this.logger.error({ err: error }, 'pg-boss error'));
+    await boss.start();
+    this.boss = boss;
+    return boss;
+  }
+
+  /** Stops taking work; running jobs are asked to stop and go back to the queue via the sweeper. */
+  async stop(): Promise<void> {
+    this.working = false;
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.wake?.();
+    for (const controller of this.running.values()) controller.abort(new Error('the worker is stopping'));
+    await this.loop;
+    if (this.boss) {
+      await this.boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch(() => undefined);
+      this.boss = null;
+      this.bossQueues.clear();
+      this.bossWorkers.clear();
+    }
+  }
+}

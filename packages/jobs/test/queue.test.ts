@@ -1,0 +1,101 @@
+import { jobs } from '@clientele/db';
+import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobQueue, PermanentJobError } from '../src/index.js';
+
+const actor = { type: 'system' as const, name: 'test' };
+
+describe(`job queue (${process.env['DATABASE_URL'] ? 'pg-boss on PostgreSQL' : 'in-process on PGlite'})`, () => {
+  let handle: TestDatabase;
+  let queue: JobQueue;
+  let flaky = 0;
+  beforeAll(async () => {
+    handle = await createTestDatabase();
+    queue = new JobQueue(handle, { staleAfterMs: 2_000, pollMs: 100 });
+    queue.register('sum', async (params, context) => {
+      const n = Number(params['n']);
+      let total = 0;
+      for (let i = 1; i <= n; i++) {
+        total += i;
+        await context.progress({ stage: 'sum', done: i, total: n });
+      }
+      return { total };
+    });
+    queue.register('slow', async (_params, context) => {
+      for (let i = 0; i < 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        await context.progress({ stage: 'wait', done: i, total: 200 });
+        if (context.signal.aborted) throw new Error('stopped');
+      }
+      return {};
+    }, { singleton: true });
+    queue.register('flaky', async () => {
+      flaky++;
+      if (flaky === 1) throw new Error('transient');
+      return { attempts: flaky };
+    }, { retryLimit: 2 });
+    queue.register('bad', async () => {
+      throw new PermanentJobError('TOO_LITTLE_DATA', 'needs at least 10 interactions, got 3');
+    }, { retryLimit: 3 });
+    await queue.startWorker();
+  });
+  afterAll(async () => {
+    await queue?.stop();
+    await handle?.close();
+  });
+
+  it('runs a job to completion with its result and final progress', async () => {
+    const job = await queue.enqueue('sum', { n: 10 }, { actor });
+    expect(job.status).toBe('queued');
+    const done = await queue.waitFor(job.id, { timeoutMs: 30_000 });
+    expect(done).toMatchObject({ status: 'completed', result: { total: 55 }, progress: { stage: 'sum', done: 10, total: 10 }, attempts: 1 });
+  });
+
+  it('queues a second request of a singleton kind onto the first, and cancels a running job', async () => {
+    const first = await queue.enqueue('slow', {}, { actor });
+    const second = await queue.enqueue('slow', {}, { actor });
+    expect(second.id).toBe(first.id);
+    await expect.poll(async () => (await queue.get(first.id))?.status, { timeout: 20_000 }).toBe('running');
+    await queue.cancel(first.id, actor);
+    const finished = await queue.waitFor(first.id, { timeoutMs: 20_000 });
+    expect(finished.status).toBe('cancelled');
+    const third = await queue.enqueue('slow', {}, { actor });
+    expect(third.id).not.toBe(first.id);
+    await queue.cancel(third.id, actor);
+    await queue.waitFor(third.id, { timeoutMs: 20_000 });
+  });
+
+  it('retries a failure, but not a permanent one', async () => {
+    const flakyJob = await queue.enqueue('flaky', {}, { actor });
+    expect(await queue.waitFor(flakyJob.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', attempts: 2 });
+    const bad = await queue.enqueue('bad', {}, { actor });
+    expect(await queue.waitFor(bad.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'failed', attempts: 1, error: 'needs at least 10 interactions, got 3' });
+  });
+
+  it('recovers a job whose worker died: retried while attempts remain, failed with the reason after', async () => {
+    // A job left "running" by a process that no longer sends heartbeats.
+    const [orphan] = await handle.db
+      .insert(jobs)
+      .values({ kind: 'sum', params: { n: 3 }, status: 'running', attempts: 1, maxAttempts: 2, heartbeatAt: new Date(Date.now() - 60_000), startedAt: new Date() })
+      .returning();
+    await queue.sweep();
+    expect(await queue.waitFor(orphan!.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', result: { total: 6 }, attempts: 2 });
+
+    const [dead] = await handle.db
+      .insert(jobs)
+      .values({ kind: 'sum', params: { n: 3 }, status: 'running', attempts: 2, maxAttempts: 2, heartbeatAt: new Date(Date.now() - 60_000), startedAt: new Date() })
+      .returning();
+    await queue.sweep();
+    const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, dead!.id));
+    expect(row?.status).toBe('failed');
+    expect(row?.error).toMatch(/worker stopped responding after 2 attempt/);
+  });
+
+  it('refuses unknown kinds and lists jobs newest first', async () => {
+    await expect(queue.enqueue('nope', {}, { actor })).rejects.toThrow(/unknown job kind 'nope'/);
+    const listed = await queue.list({ kind: 'sum' });
+    expect(listed.length).toBeGreaterThanOrEqual(3);
+    expect(listed[0]!.createdAt.getTime()).toBeGreaterThanOrEqual(listed.at(-1)!.createdAt.getTime());
+  });
+});
