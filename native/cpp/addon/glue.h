@@ -1,0 +1,168 @@
+// N-API glue helpers: argument reading with re-validation, the Job base class (AsyncWorker with a
+// Promise, progress through a thread-safe queue, a cancel flag, and references that keep input
+// typed arrays alive), and error mapping from the core to JS error classes.
+#pragma once
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "../core/common.h"
+#include "../core/cpu.h"
+#include "../core/kernels.h"
+
+namespace clientele::glue {
+
+template <typename T>
+struct View {
+  T* data = nullptr;
+  size_t length = 0;
+};
+
+template <typename T>
+struct TypedArrayKind;
+template <>
+struct TypedArrayKind<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "a Float32Array";
+};
+template <>
+struct TypedArrayKind<double> {
+  static constexpr napi_typedarray_type type = napi_float64_array;
+  static constexpr const char* name = "a Float64Array";
+};
+template <>
+struct TypedArrayKind<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "an Int32Array";
+};
+template <>
+struct TypedArrayKind<uint16_t> {
+  static constexpr napi_typedarray_type type = napi_uint16_array;
+  static constexpr const char* name = "a Uint16Array";
+};
+template <>
+struct TypedArrayKind<uint8_t> {
+  static constexpr napi_typedarray_type type = napi_uint8_array;
+  static constexpr const char* name = "a Uint8Array";
+};
+
+std::string describe(const Napi::Value& v);
+
+/** Reads and re-validates one call's options object. Errors name `fn` and the option. */
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn);
+  Napi::Env env() const { return env_; }
+  bool has(const char* key) const;
+  Napi::Value get(const char* key) const;
+
+  template <typename T>
+  View<T> typed(const char* key, bool required = true) const {
+    Napi::Value v = get(key);
+    View<T> out;
+    if (v.IsUndefined() || v.IsNull()) {
+      if (required) type_error(key, TypedArrayKind<T>::name, v);
+      return out;
+    }
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TypedArrayKind<T>::type)
+      type_error(key, TypedArrayKind<T>::name, v);
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    Napi::ArrayBuffer buf = ta.ArrayBuffer();
+    out.length = ta.ElementLength();
+    if (out.length > 0) {
+      if (buf.Data() == nullptr) range_error(key, "a typed array with live (not detached) memory", "a detached buffer");
+      out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
+    }
+    return out;
+  }
+
+  /** An integer option in [lo, hi]; `def` when absent (if allowed). */
+  int64_t integer(const char* key, int64_t lo, int64_t hi, const int64_t* def = nullptr) const;
+  int64_t integer(const char* key, int64_t lo, int64_t hi, int64_t def) const { return integer(key, lo, hi, &def); }
+  double number(const char* key, double lo, double hi, const double* def = nullptr) const;
+  double number(const char* key, double lo, double hi, double def) const { return number(key, lo, hi, &def); }
+  bool boolean(const char* key, bool def) const;
+  std::string string(const char* key, const std::string& def) const;
+
+  /** Thread count option `threads` (0 or absent = all cores). */
+  int threads() const;
+  /** Kernel option `kernel` ("auto" | "portable" | "avx2"). */
+  const Kernels& kernels() const;
+  /** The optional `cancel` Int32Array(≥1) flag; nullptr when absent. */
+  int32_t* cancel_flag() const;
+  /** The optional `onProgress` function. */
+  Napi::Function progress() const;
+
+  [[noreturn]] void type_error(const char* key, const std::string& expected, const Napi::Value& got) const;
+  [[noreturn]] void range_error(const char* key, const std::string& expected, const std::string& got) const;
+
+  const Napi::Object& object() const { return obj_; }
+
+ private:
+  Napi::Env env_;
+  Napi::Object obj_;
+  std::string fn_;
+};
+
+/** Checks that every value is finite; RangeError naming the argument and the first bad index. */
+void check_finite(const Args& a, const char* key, const float* v, size_t n);
+/** Checks 0 ≤ v[i] < limit; RangeError naming the argument and the first bad index. */
+void check_index(const Args& a, const char* key, const int32_t* v, size_t n, size_t limit, const char* limit_name);
+
+struct ProgressEvent {
+  const char* stage;
+  int64_t done;
+  int64_t total;
+  double value;
+};
+
+/** Base for every asynchronous call: resolves/rejects a Promise, forwards progress, honours cancel. */
+class Job : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
+ public:
+  Job(const Args& args, const char* name);
+  ~Job() override = default;
+  /** Queues the work and returns its Promise. */
+  Napi::Promise Start();
+  /** Keeps a JS value (typed array, output buffer) alive until the job ends; returns its slot. */
+  size_t Keep(const Napi::Value& v) {
+    keep_.push_back(Napi::Persistent(v));
+    return keep_.size() - 1;
+  }
+  /** A kept value (on the JS thread). */
+  Napi::Value Kept(size_t slot) { return keep_[slot].Value(); }
+  /** Allocates a typed array (on the JS thread) that the worker fills; kept alive; `slot` for Kept(). */
+  float* NewFloat32(size_t n, size_t* slot);
+  int32_t* NewInt32(size_t n, size_t* slot);
+  double* NewFloat64(size_t n, size_t* slot);
+
+ protected:
+  virtual void Run(const RunContext& ctx) = 0;
+  virtual Napi::Value Result(Napi::Env env) = 0;
+  int threads_ = 1;
+  const Kernels* K_ = nullptr;
+
+ private:
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const ProgressEvent* data, size_t count) override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+  Napi::FunctionReference progress_;
+  int32_t* cancel_ = nullptr;
+  ErrorKind error_kind_ = ErrorKind::Generic;
+  bool aborted_ = false;
+  std::string error_message_;
+};
+
+/** Converts a core exception (rethrown inside) into a thrown JS error of the right class. */
+[[noreturn]] void rethrow_as_js(Napi::Env env);
+Napi::Error make_error(Napi::Env env, ErrorKind kind, bool aborted, const std::string& message);
+
+}  // namespace clientele::glue

@@ -1,0 +1,84 @@
+// The C++ side re-checks every argument: raw calls that bypass @clientele/compute's validation
+// must throw (or reject with) JS errors, never crash the process.
+import { describe, expect, it } from 'vitest';
+
+import { isNativeBuilt, loadNative } from '../src/index.js';
+
+type Fn = (o: unknown) => unknown;
+
+async function settle(f: () => unknown): Promise<unknown> {
+  try {
+    const r = f();
+    if (r instanceof Promise) return await r.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
+  const f32 = (n: number) => new Float32Array(n);
+  const i32 = (...v: number[]) => Int32Array.from(v);
+
+  const cases: [string, string, unknown, RegExp | (new (...a: never[]) => Error)][] = [
+    ['dotBatch', 'no options', undefined, TypeError],
+    ['dotBatch', 'wrong array type', { queries: new Float64Array(2), matrix: f32(2), dim: 2 }, TypeError],
+    ['dotBatch', 'bad dim', { queries: f32(2), matrix: f32(2), dim: 0 }, RangeError],
+    ['dotBatch', 'NaN', { queries: Float32Array.from([NaN, 1]), matrix: f32(2), dim: 2 }, /finite/],
+    ['kmeans', 'k > n', { data: f32(4), dim: 2, k: 3 }, RangeError],
+    ['kmeans', 'fractional k', { data: f32(4), dim: 2, k: 1.5 }, RangeError],
+    ['kmeans', 'bad centroids', { data: f32(4), dim: 2, k: 1, centroids: f32(1) }, RangeError],
+    ['kmeans', 'bad init', { data: f32(4), dim: 2, k: 1, init: 'x' }, RangeError],
+    ['kmeans', 'bad cancel', { data: f32(4), dim: 2, k: 1, cancel: new Int32Array(0) }, RangeError],
+    ['kmeans', 'bad progress', { data: f32(4), dim: 2, k: 1, onProgress: 3 }, TypeError],
+    ['kmeans', 'bad kernel', { data: f32(4), dim: 2, k: 1, kernel: 'sse' }, RangeError],
+    ['silhouette', 'negative label', { data: f32(4), dim: 2, labels: i32(0, -1) }, RangeError],
+    ['silhouette', 'short labels', { data: f32(4), dim: 2, labels: i32(0) }, RangeError],
+    ['buildCsr', 'row out of range', { rows: i32(5), cols: i32(0), nRows: 1, nCols: 1 }, RangeError],
+    ['buildCsr', 'negative col', { rows: i32(0), cols: i32(-1), nRows: 1, nCols: 1 }, RangeError],
+    ['buildCsr', 'length mismatch', { rows: i32(0, 0), cols: i32(0), nRows: 1, nCols: 1 }, RangeError],
+    ['buildCsr', 'bad duplicates', { rows: i32(0), cols: i32(0), nRows: 1, nCols: 1, duplicates: 'max' }, RangeError],
+    ['trainExplicit', 'no ratings', { users: i32(), items: i32(), ratings: f32(0), nUsers: 1, nItems: 1 }, RangeError],
+    ['trainExplicit', 'zero factors', { users: i32(0), items: i32(0), ratings: f32(1), nUsers: 1, nItems: 1, factors: 0 }, RangeError],
+    ['trainImplicit', 'negative value', { users: i32(0), items: i32(0), values: Float32Array.from([-1]), nUsers: 1, nItems: 1 }, RangeError],
+    ['trainImplicit', 'one initial matrix', { users: i32(0), items: i32(0), nUsers: 1, nItems: 1, factors: 1, initialUserFactors: f32(1) }, RangeError],
+    ['trainImplicit', 'huge factors', { users: i32(0), items: i32(0), nUsers: 1, nItems: 1, factors: 1e9 }, RangeError],
+    ['topK', 'query length', { query: f32(3), items: f32(4), dim: 2, k: 1 }, RangeError],
+    ['topK', 'candidate out of range', { query: f32(2), items: f32(4), dim: 2, k: 1, candidates: i32(2) }, RangeError],
+    ['topKBatch', 'bad exclude indptr', { queries: f32(2), items: f32(4), dim: 2, k: 1, excludeIndptr: i32(0, 5), excludeIndices: i32(1) }, RangeError],
+    ['topKBatch', 'decreasing indptr', { queries: f32(4), items: f32(4), dim: 2, k: 1, excludeIndptr: i32(0, 1, 0), excludeIndices: i32() }, RangeError],
+    ['topKBatch', 'rows out of range', { queries: f32(2), items: f32(4), dim: 2, k: 1, rows: i32(1) }, RangeError],
+    ['similarItems', 'query out of range', { items: f32(4), dim: 2, k: 1, queries: i32(9) }, RangeError],
+    ['scorePairs', 'user out of range', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(1), items: i32(0) }, RangeError],
+    ['scorePairs', 'bias length', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(0), items: i32(0), userBias: f32(3) }, RangeError],
+  ];
+
+  for (const [fn, what, arg, expected] of cases) {
+    it(`${fn}: ${what}`, async () => {
+      const native = loadNative() as unknown as Record<string, Fn>;
+      const error = await settle(() => native[fn]!(arg));
+      expect(error).toBeInstanceOf(Error);
+      if (expected instanceof RegExp) expect((error as Error).message).toMatch(expected);
+      else expect(error).toBeInstanceOf(expected);
+      expect((error as Error).message).toContain(fn === 'silhouette' ? 'silhouette' : fn);
+    });
+  }
+
+  it('crc32 rejects non-Uint8Array input and matches the standard check value', () => {
+    const native = loadNative();
+    expect(() => (native.crc32 as unknown as Fn)('abc')).toThrow(TypeError);
+    expect(native.crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    expect(native.crc32(new Uint8Array(0))).toBe(0);
+  });
+
+  it('survives a cancelled call whose inputs are no longer referenced from JS', async () => {
+    const native = loadNative();
+    const cancel = new Int32Array(1);
+    const p = native.kmeans({ data: new Float32Array(200_000).map(() => Math.random()), dim: 4, k: 50, maxIterations: 1000, tolerance: 0, cancel });
+    Atomics.store(cancel, 0, 1);
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});

@@ -1,0 +1,29 @@
+import { isNativeBuilt } from '../src/index.js';
+
+/** Tests need the compiled addon; without it they are skipped with a message. */
+export const built = isNativeBuilt();
+if (!built) console.warn('@clientele/compute tests skipped: the native addon is not built (run npm run build).');
+
+/** Small deterministic PRNG (mulberry32) for test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randn(r: () => number): number {
+  const u = Math.max(r(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
+}
+
+export function randomMatrix(rows: number, dim: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < out.length; i++) out[i] = r() * 2 - 1;
+  return out;
+}
