@@ -1,0 +1,689 @@
+import { ItemScorer } from '@clientele/compute';
+import { auditLog, customerAliases, customers, interactions, items, selectRows, type DatabaseHandle } from '@clientele/db';
+import { DomainError, RATING_MAX, RATING_MIN, type ItemRecord } from '@clientele/domain';
+import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type { ModelArtifact } from './artifact.js';
+import { Explainer, type Contribution } from './explain.js';
+import { ACTIVATION_CHANNEL, currentActivation, getModelVersion, loadArtifact } from './registry.js';
+
+// What each API process holds: the active model's factors (scored natively), the catalogue
+// (for filters and the item fields of results), and what customers did since training (so
+// seen items stay excluded). The active version is found by polling the activation table every
+// few seconds and, on PostgreSQL, at once through LISTEN/NOTIFY. A version whose artifact does
+// not verify is refused and the loaded one keeps serving.
+//
+// Concurrent requests are scored together: while one batch runs on the native threads, new
+// requests queue, and the next batch takes them all in one pass over the item factors.
+
+export interface ServingLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ModelServerOptions {
+  /** How often to look for a newly activated version (ms, default 2000). */
+  pollMs?: number;
+  /** How often to pick up catalogue changes (ms, default 5000). */
+  catalogueMs?: number;
+  /** Native threads for scoring (0 = all cores). */
+  threads?: number;
+  /** Largest `first` served; larger requests are capped (default 100). */
+  maxResults?: number;
+  logger?: ServingLogger;
+}
+
+export interface RecommendationFilter {
+  categories?: readonly string[] | null | undefined;
+  excludeItemIds?: readonly string[] | null | undefined;
+  inStockOnly?: boolean | null | undefined;
+  excludeSeen?: boolean | null | undefined;
+}
+
+export type RecommendationSource = 'model' | 'popularity';
+
+export interface Reason {
+  itemId: number;
+  weight: number;
+  /** The customer's strongest interaction with that item (purchase, rating, view, …). */
+  interaction: string;
+}
+
+export interface RecommendationResult {
+  /** Internal item id. */
+  itemId: number;
+  score: number;
+  source: RecommendationSource;
+  modelVersion: number | null;
+  reasons(): Reason[];
+}
+
+export interface RecommendationList {
+  customerId: string;
+  coldStart: boolean;
+  modelVersion: number | null;
+  /** Results asked for, after the cap. */
+  first: number;
+  /** True when `first` was above the cap and was lowered to it. */
+  capped: boolean;
+  items: RecommendationResult[];
+}
+
+/** One entry of a batch: the list, or the error for an unknown customer id. */
+export type BatchEntry = RecommendationList | { customerId: string; error: DomainError };
+
+interface Loaded {
+  version: number;
+  activationId: number;
+  model: ModelArtifact;
+  dim: number;
+  /** Item factors as scored (explicit: with the item bias appended). */
+  scorer: ItemScorer;
+  queries: Float32Array;
+  /** Score offset per user row (explicit: μ + b_u); 0 for implicit. */
+  offset: (row: number) => number;
+  userRowByExternal: Map<string, number>;
+  itemRowById: Map<number, number>;
+  popularity: Int32Array;
+  similar: ItemScorer | null;
+  /** Items seen since training, by user row (item rows). */
+  recent: Map<number, Set<number>>;
+  /** Highest interaction id already read. */
+  lastInteraction: number;
+}
+
+interface Pending {
+  query: Float32Array;
+  exclude: Int32Array;
+  k: number;
+  resolve: (r: { indices: Int32Array; scores: Float32Array }) => void;
+  reject: (e: unknown) => void;
+}
+
+const silent: ServingLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const USABLE = sql`(i.quantity IS NULL OR i.quantity > 0) AND (i.type <> 'rating' OR (i.value BETWEEN ${RATING_MIN} AND ${RATING_MAX}))`;
+
+export class ModelServer {
+  private loaded: Loaded | null = null;
+  private readonly pollMs: number;
+  private readonly catalogueMs: number;
+  private readonly threads: number;
+  readonly maxResults: number;
+  private readonly logger: ServingLogger;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private started: Promise<void> | null = null;
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  /** Activation ids that failed to load: not retried until another activation. */
+  private readonly refused = new Set<number>();
+  private listener: { release(): void } | null = null;
+  private listening = false;
+  // The catalogue mirror.
+  private readonly catalogue = new Map<number, ItemRecord>();
+  private readonly itemByExternal = new Map<string, number>();
+  private categories = new Map<string, number[]>();
+  private catalogueStamp = 0;
+  private catalogueSince: Date | null = null;
+  private auditSince: Date = new Date();
+  private candidateCache = new Map<string, Int32Array>();
+  private pending: Pending[] = [];
+  private scoring = false;
+  private dbPopular: { at: number; ids: number[] } | null = null;
+  /** Batches scored and requests in them, for the benchmark and metrics. */
+  readonly stats = { batches: 0, requests: 0, loads: 0, refusedLoads: 0 };
+
+  constructor(
+    private readonly database: DatabaseHandle,
+    options: ModelServerOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 2000;
+    this.catalogueMs = options.catalogueMs ?? 5000;
+    this.threads = options.threads ?? 0;
+    this.maxResults = options.maxResults ?? 100;
+    this.logger = options.logger ?? silent;
+  }
+
+  private get db() {
+    return this.database.db;
+  }
+
+  /** Loads the catalogue and the active version, then keeps them current. Idempotent. */
+  start(): Promise<void> {
+    if (!this.started) {
+      this.started = (async () => {
+        await this.refreshCatalogue();
+        await this.refresh();
+        this.timers.push(setInterval(() => void this.tick(), this.pollMs).unref());
+        this.timers.push(setInterval(() => void this.refreshCatalogue().catch((error: unknown) => this.onError(error, 'catalogue refresh failed')), this.catalogueMs).unref());
+      })();
+    }
+    return this.started;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.listener?.release();
+    this.listener = null;
+  }
+
+  /** The version being served (null: none loaded). */
+  get activeVersion(): number | null {
+    return this.loaded?.version ?? null;
+  }
+
+  private closed(): boolean {
+    const d = this.database.driver;
+    return this.stopped || (d.kind === 'postgres' ? d.pool.ending : d.client.closed);
+  }
+
+  private onError(error: unknown, message: string): void {
+    if (this.closed()) {
+      this.stop();
+      return;
+    }
+    this.logger.error({ err: error }, message);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.closed()) return this.stop();
+    try {
+      await this.ensureListening();
+      await this.refresh();
+      await this.catchUp();
+    } catch (error) {
+      this.onError(error, 'recommender refresh failed');
+    }
+  }
+
+  /** LISTEN on PostgreSQL so activations arrive at once (polling stays as the safety net). */
+  private async ensureListening(): Promise<void> {
+    const d = this.database.driver;
+    if (d.kind !== 'postgres' || this.listening || this.stopped) return;
+    this.listening = true;
+    try {
+      const client = await d.pool.connect();
+      let released = false;
+      const release = (error?: Error) => {
+        if (released) return;
+        released = true;
+        this.listener = null;
+        this.listening = false;
+        client.removeAllListeners('notification');
+        client.release(error ?? true);
+      };
+      client.on('notification', () => void this.refresh().catch((error: unknown) => this.onError(error, 'recommender refresh failed')));
+      client.on('error', (error: Error) => release(error));
+      await client.query(`LISTEN ${ACTIVATION_CHANNEL}`);
+      this.listener = { release: () => release() };
+      // When the pool is being closed, give the connection back at once so close() is not held up.
+      d.pool.once('remove', () => {
+        if (d.pool.ending) release();
+      });
+      if (this.stopped) release();
+    } catch (error) {
+      this.listening = false;
+      throw error;
+    }
+  }
+
+  /** Loads the newest activation when it differs from what is served. Safe to call often. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          await this.refreshOnce();
+        } while (this.refreshAgain && !this.stopped);
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const activation = await currentActivation(this.db);
+    if (!activation) return;
+    const loaded = this.loaded;
+    if (loaded && loaded.activationId === activation.id) return;
+    if (loaded && loaded.version === activation.version) {
+      loaded.activationId = activation.id;
+      return;
+    }
+    if (this.refused.has(activation.id)) return;
+    try {
+      const started = performance.now();
+      this.loaded = await this.load(activation.version, activation.id);
+      this.stats.loads++;
+      this.logger.info({ version: activation.version, ms: Math.round(performance.now() - started) }, 'recommender model loaded');
+    } catch (error) {
+      this.refused.add(activation.id);
+      this.stats.refusedLoads++;
+      this.logger.error({ err: error, version: activation.version, serving: loaded?.version ?? null }, 'recommender model refused; the previous version keeps serving');
+    }
+  }
+
+  private async load(version: number, activationId: number): Promise<Loaded> {
+    const model = await loadArtifact(this.db, version);
+    const meta = await getModelVersion(this.db, version);
+    const f = model.factors;
+    const nUsers = model.userIds.length;
+    const nItems = model.itemIds.length;
+    let dim = f;
+    let itemMatrix = model.itemFactors;
+    let queries = model.userFactors;
+    let offset: (row: number) => number = () => 0;
+    if (model.kind === 'explicit' && model.itemBias && model.userBias) {
+      // Predicted rating = μ + b_u + b_i + x·y: rank by [x, 1]·[y, b_i], add μ + b_u back for the score.
+      dim = f + 1;
+      itemMatrix = new Float32Array(nItems * dim);
+      for (let i = 0; i < nItems; i++) {
+        itemMatrix.set(model.itemFactors.subarray(i * f, (i + 1) * f), i * dim);
+        itemMatrix[i * dim + f] = model.itemBias[i] ?? 0;
+      }
+      queries = new Float32Array(nUsers * dim);
+      for (let u = 0; u < nUsers; u++) {
+        queries.set(model.userFactors.subarray(u * f, (u + 1) * f), u * dim);
+        queries[u * dim + f] = 1;
+      }
+      const userBias = model.userBias;
+      const mean = model.globalMean;
+      offset = (row) => mean + (userBias[row] ?? 0);
+    }
+    const scorer = new ItemScorer(itemMatrix, dim);
+    const itemRowById = new Map<number, number>();
+    model.itemIds.forEach((id, row) => itemRowById.set(id, row));
+    const popularity = Int32Array.from({ length: nItems }, (_, i) => i).sort((a, b) => (model.popularity[b] ?? 0) - (model.popularity[a] ?? 0) || a - b);
+    const loaded: Loaded = {
+      version,
+      activationId,
+      model,
+      dim,
+      scorer,
+      queries,
+      offset,
+      userRowByExternal: await this.customerRows(model),
+      itemRowById,
+      popularity,
+      similar: null,
+      recent: new Map(),
+      lastInteraction: Number((meta?.data['maxInteractionId'] as number | undefined) ?? 0),
+    };
+    await this.catchUp(loaded);
+    this.candidateCache = new Map();
+    return loaded;
+  }
+
+  /** External id → user row for the model's customers that still exist. */
+  private async customerRows(model: ModelArtifact): Promise<Map<string, number>> {
+    const rowById = new Map<number, number>();
+    model.userIds.forEach((id, row) => rowById.set(id, row));
+    const map = new Map<string, number>();
+    const ids = [...model.userIds];
+    for (let i = 0; i < ids.length; i += 50_000) {
+      const chunk = ids.slice(i, i + 50_000);
+      const rows = await this.db.select({ id: customers.id, externalId: customers.externalId }).from(customers).where(inArray(customers.id, chunk));
+      for (const r of rows) {
+        const row = rowById.get(r.id);
+        if (row !== undefined) map.set(r.externalId, row);
+      }
+    }
+    return map;
+  }
+
+  /**
+   * Picks up what happened since the last look: interactions (their items count as seen) and
+   * erasures or merges (the customer map is rebuilt, so an erased customer is never served).
+   */
+  private async catchUp(target: Loaded | null = this.loaded): Promise<void> {
+    if (!target) return;
+    const fresh = await this.db
+      .select({ id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId })
+      .from(interactions)
+      .where(gt(interactions.id, target.lastInteraction))
+      .orderBy(interactions.id)
+      .limit(100_000);
+    if (fresh.length > 0) {
+      const rowById = new Map<number, number>();
+      // Only customers in the model matter here; map their internal ids once per batch.
+      const wanted = new Set(fresh.map((r) => r.customerId));
+      target.model.userIds.forEach((id, row) => {
+        if (wanted.has(id)) rowById.set(id, row);
+      });
+      for (const r of fresh) {
+        const u = rowById.get(r.customerId);
+        const i = target.itemRowById.get(r.itemId);
+        if (u === undefined || i === undefined) continue;
+        let set = target.recent.get(u);
+        if (!set) target.recent.set(u, (set = new Set()));
+        set.add(i);
+      }
+      target.lastInteraction = fresh[fresh.length - 1]?.id ?? target.lastInteraction;
+    }
+    const since = this.auditSince;
+    const changes = await this.db
+      .select({ at: auditLog.occurredAt })
+      .from(auditLog)
+      .where(and(gt(auditLog.occurredAt, since), inArray(auditLog.operation, ['customer.erase', 'customers.merge'])))
+      .orderBy(desc(auditLog.occurredAt))
+      .limit(1);
+    if (changes[0]) {
+      this.auditSince = changes[0].at;
+      target.userRowByExternal = await this.customerRows(target.model);
+    }
+  }
+
+  /** Mirrors changed catalogue rows (all of them the first time). */
+  async refreshCatalogue(): Promise<void> {
+    // Overlap by a few seconds: rows committed late with an earlier updated_at are not missed.
+    const since = this.catalogueSince ? new Date(this.catalogueSince.getTime() - 5000) : null;
+    const rows = await this.db.select().from(items).where(since ? gt(items.updatedAt, since) : undefined);
+    let changed = false;
+    for (const row of rows) {
+      const old = this.catalogue.get(row.id);
+      if (old && old.updatedAt.getTime() === row.updatedAt.getTime()) continue;
+      this.catalogue.set(row.id, row);
+      this.itemByExternal.set(row.externalId, row.id);
+      if (!this.catalogueSince || row.updatedAt > this.catalogueSince) this.catalogueSince = row.updatedAt;
+      changed = true;
+    }
+    if (changed) {
+      const categories = new Map<string, number[]>();
+      for (const row of this.catalogue.values()) {
+        for (const c of row.categories) {
+          let list = categories.get(c);
+          if (!list) categories.set(c, (list = []));
+          list.push(row.id);
+        }
+      }
+      this.categories = categories;
+      this.catalogueStamp++;
+      this.candidateCache = new Map();
+    }
+  }
+
+  /** A catalogue item by internal id (what the GraphQL item field shows). */
+  item(id: number): ItemRecord | undefined {
+    return this.catalogue.get(id);
+  }
+
+  /** Caps `first`: below 1 is an error, above the cap is lowered to it. */
+  capFirst(first: number | null | undefined, fallback = 10): { first: number; capped: boolean } {
+    const n = first ?? fallback;
+    if (!Number.isInteger(n) || n < 1) throw new DomainError('BAD_USER_INPUT', `first: expected a whole number from 1 to ${this.maxResults} (larger values are capped), got ${n}`, 'first');
+    return n > this.maxResults ? { first: this.maxResults, capped: true } : { first: n, capped: false };
+  }
+
+  private checkCategories(categories: readonly string[] | null | undefined): string[] | null {
+    if (!categories || categories.length === 0) return null;
+    const unknown = categories.filter((c) => !this.categories.has(c));
+    if (unknown.length > 0) {
+      const known = [...this.categories.keys()].sort();
+      const shown = known.slice(0, 20).join(', ') + (known.length > 20 ? `, … (${known.length} in all)` : '');
+      throw new DomainError('BAD_USER_INPUT', `filter.categories: no item has the categor${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((c) => `'${c}'`).join(', ')}; expected one of ${shown || '(none: the catalogue has no categories)'}`, 'filter.categories');
+    }
+    return [...categories];
+  }
+
+  private inStock(itemId: number): boolean {
+    return this.catalogue.get(itemId)?.inStock ?? true;
+  }
+
+  /** Model rows of the items in any of the categories (and in stock when asked). */
+  private candidates(loaded: Loaded, categories: string[], inStockOnly: boolean): Int32Array {
+    const key = `${inStockOnly ? 1 : 0}|${[...categories].sort().join('\u0000')}`;
+    let rows = this.candidateCache.get(key);
+    if (!rows) {
+      const set = new Set<number>();
+      for (const c of categories) {
+        for (const id of this.categories.get(c) ?? []) {
+          const row = loaded.itemRowById.get(id);
+          if (row !== undefined && (!inStockOnly || this.inStock(id))) set.add(row);
+        }
+      }
+      rows = Int32Array.from(set).sort();
+      if (this.candidateCache.size > 1000) this.candidateCache.clear();
+      this.candidateCache.set(key, rows);
+    }
+    return rows;
+  }
+
+  /** Resolves a customer's external id: the model row, or null for a customer the model has not seen. */
+  private async customerRow(loaded: Loaded | null, externalId: string): Promise<number | null> {
+    const row = loaded?.userRowByExternal.get(externalId);
+    if (row !== undefined) return row;
+    const [found] = await this.db.select({ id: customers.id }).from(customers).where(eq(customers.externalId, externalId));
+    let id = found?.id;
+    if (id === undefined) {
+      const [alias] = await this.db.select({ id: customerAliases.customerId }).from(customerAliases).where(eq(customerAliases.externalId, externalId));
+      id = alias?.id;
+    }
+    if (id === undefined) throw new DomainError('NOT_FOUND', `customerId: no customer '${externalId}'`, 'customerId');
+    if (loaded) {
+      const r = loaded.model.userIds.indexOf(id);
+      if (r >= 0 && found === undefined) return r; // a merged id: the survivor's row
+    }
+    return null;
+  }
+
+  /** Recommendations for one customer. */
+  async recommend(customerId: string, first: number | null | undefined, filter: RecommendationFilter | null | undefined = {}): Promise<RecommendationList> {
+    await this.start();
+    const { first: k, capped } = this.capFirst(first);
+    const loaded = this.loaded;
+    const categories = this.checkCategories(filter?.categories);
+    const inStockOnly = filter?.inStockOnly === true;
+    const excludeSeen = filter?.excludeSeen !== false;
+    const excludedIds = new Set<number>();
+    for (const ext of filter?.excludeItemIds ?? []) {
+      const id = this.itemByExternal.get(ext);
+      if (id !== undefined) excludedIds.add(id);
+    }
+    const userRow = await this.customerRow(loaded, customerId);
+    const base = { customerId, first: k, capped };
+    if (!loaded || userRow === null) {
+      const popular = await this.popular(k, categories, inStockOnly, (id) => excludedIds.has(id));
+      return { ...base, coldStart: true, modelVersion: loaded?.version ?? null, items: popular };
+    }
+    const model = loaded.model;
+    const exclude: number[] = [];
+    if (excludeSeen) {
+      for (let p = model.seenIndptr[userRow] ?? 0; p < (model.seenIndptr[userRow + 1] ?? 0); p++) exclude.push(model.seenItems[p] ?? 0);
+      for (const r of loaded.recent.get(userRow) ?? []) exclude.push(r);
+    }
+    for (const id of excludedIds) {
+      const r = loaded.itemRowById.get(id);
+      if (r !== undefined) exclude.push(r);
+    }
+    const query = loaded.queries.subarray(userRow * loaded.dim, (userRow + 1) * loaded.dim);
+    const excludeRows = Int32Array.from(exclude);
+    let rows: Int32Array;
+    let scores: Float32Array;
+    if (categories) {
+      const top = loaded.scorer.topK(query, { k, exclude: excludeRows, candidates: this.candidates(loaded, categories, inStockOnly), threads: 1 });
+      rows = top.indices;
+      scores = top.scores;
+    } else if (inStockOnly) {
+      // Over-fetch, drop out-of-stock items; fall back to an exact candidate scan when too many drop.
+      const top = await this.score(query, excludeRows, Math.min(loaded.model.itemIds.length, k * 2 + 20));
+      const keep: number[] = [];
+      for (let i = 0; i < top.indices.length && keep.length < k; i++) if (this.inStock(model.itemIds[top.indices[i] ?? 0] ?? 0)) keep.push(i);
+      if (keep.length < k && top.indices.length >= k * 2 + 20) {
+        const inStockRows = Int32Array.from({ length: model.itemIds.length }, (_, r) => r).filter((r) => this.inStock(model.itemIds[r] ?? 0));
+        const exact = loaded.scorer.topK(query, { k, exclude: excludeRows, candidates: inStockRows, threads: 1 });
+        rows = exact.indices;
+        scores = exact.scores;
+      } else {
+        rows = Int32Array.from(keep, (i) => top.indices[i] ?? 0);
+        scores = Float32Array.from(keep, (i) => top.scores[i] ?? 0);
+      }
+    } else {
+      const top = await this.score(query, excludeRows, k);
+      rows = top.indices;
+      scores = top.scores;
+    }
+    const offset = loaded.offset(userRow);
+    let explainer: Explainer | null = null;
+    const explain = (row: number): Reason[] => {
+      explainer ??= new Explainer(model, userRow);
+      return explainer.contributions(row).map((c: Contribution) => ({ itemId: model.itemIds[c.row] ?? 0, weight: c.weight, interaction: c.type }));
+    };
+    const results: RecommendationResult[] = [];
+    rows.forEach((row, i) => {
+      const itemId = model.itemIds[row] ?? 0;
+      results.push({ itemId, score: (scores[i] ?? 0) + offset, source: 'model', modelVersion: loaded.version, reasons: () => explain(row) });
+    });
+    return { ...base, coldStart: false, modelVersion: loaded.version, items: results };
+  }
+
+  /** Recommendations for many customers at once (scored together); unknown ids get an error each. */
+  async recommendMany(customerIds: readonly string[], first: number | null | undefined, filter?: RecommendationFilter | null): Promise<BatchEntry[]> {
+    if (customerIds.length > 1000) throw new DomainError('BAD_USER_INPUT', `customerIds: expected at most 1,000 ids, got ${customerIds.length}`, 'customerIds');
+    this.capFirst(first);
+    return Promise.all(
+      customerIds.map(async (id) => {
+        try {
+          return await this.recommend(id, first, filter);
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'NOT_FOUND') return { customerId: id, error };
+          throw error;
+        }
+      }),
+    );
+  }
+
+  /** Top-k by dot product, batched with whatever else is waiting. */
+  private score(query: Float32Array, exclude: Int32Array, k: number): Promise<{ indices: Int32Array; scores: Float32Array }> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ query, exclude, k, resolve, reject });
+      if (!this.scoring) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const loaded = this.loaded;
+    this.scoring = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        if (!loaded) {
+          for (const p of batch) p.reject(new Error('no model loaded'));
+          continue;
+        }
+        this.stats.batches++;
+        this.stats.requests += batch.length;
+        try {
+          const dim = loaded.dim;
+          const k = Math.max(...batch.map((p) => p.k));
+          const queries = new Float32Array(batch.length * dim);
+          batch.forEach((p, i) => queries.set(p.query, i * dim));
+          const top = await loaded.scorer.topKBatch(queries, { k, exclude: batch.map((p) => p.exclude), threads: this.threads });
+          batch.forEach((p, i) => {
+            const n = Math.min(p.k, top.counts[i] ?? 0);
+            p.resolve({ indices: top.indices.slice(i * top.k, i * top.k + n), scores: top.scores.slice(i * top.k, i * top.k + n) });
+          });
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      this.scoring = false;
+    }
+  }
+
+  /**
+   * Most popular items (training pairs in the served model; or, with no model, distinct
+   * customers in the usable interactions), optionally within categories and in stock.
+   */
+  async popular(k: number, categories: readonly string[] | null, inStockOnly: boolean, skip: (itemId: number) => boolean = () => false): Promise<RecommendationResult[]> {
+    await this.start();
+    const loaded = this.loaded;
+    const wanted = categories ? new Set(categories) : null;
+    const out: RecommendationResult[] = [];
+    const offer = (itemId: number, score: number) => {
+      if (out.length >= k || skip(itemId)) return;
+      const record = this.catalogue.get(itemId);
+      if (wanted && !record?.categories.some((c) => wanted.has(c))) return;
+      if (inStockOnly && record && !record.inStock) return;
+      out.push({ itemId, score, source: 'popularity', modelVersion: loaded?.version ?? null, reasons: () => [] });
+    };
+    if (loaded) {
+      const total = loaded.model.seenItems.length || 1;
+      for (const row of loaded.popularity) {
+        if (out.length >= k) break;
+        offer(loaded.model.itemIds[row] ?? 0, (loaded.model.popularity[row] ?? 0) / total);
+      }
+    } else {
+      for (const [rank, id] of (await this.databasePopular()).entries()) offer(id, 1 / (rank + 1));
+    }
+    // Items nobody has touched yet fill the rest (newest catalogue rows first).
+    if (out.length < k) {
+      const seen = new Set(out.map((r) => r.itemId));
+      const rest = [...this.catalogue.values()].filter((r) => !seen.has(r.id)).sort((a, b) => b.id - a.id);
+      for (const r of rest) offer(r.id, 0);
+    }
+    return out;
+  }
+
+  private async databasePopular(): Promise<number[]> {
+    if (this.dbPopular && Date.now() - this.dbPopular.at < 60_000) return this.dbPopular.ids;
+    const rows = await selectRows<{ item_id: number | string }>(
+      this.db,
+      sql`SELECT i.item_id FROM ${interactions} i WHERE ${USABLE} GROUP BY i.item_id ORDER BY count(DISTINCT i.customer_id) DESC, i.item_id LIMIT 5000`,
+    );
+    this.dbPopular = { at: Date.now(), ids: rows.map((r) => Number(r.item_id)) };
+    return this.dbPopular.ids;
+  }
+
+  /** Items most similar to one item by factor cosine; an item the model has not seen gets popular items of its categories. */
+  async similar(itemExternalId: string, first: number | null | undefined): Promise<{ coldStart: boolean; first: number; capped: boolean; items: RecommendationResult[] }> {
+    await this.start();
+    const { first: k, capped } = this.capFirst(first);
+    let id = this.itemByExternal.get(itemExternalId);
+    if (id === undefined) {
+      const [row] = await this.db.select({ id: items.id }).from(items).where(eq(items.externalId, itemExternalId));
+      if (!row) throw new DomainError('NOT_FOUND', `itemId: no item '${itemExternalId}'`, 'itemId');
+      await this.refreshCatalogue();
+      id = row.id;
+    }
+    const loaded = this.loaded;
+    const row = loaded?.itemRowById.get(id);
+    if (!loaded || row === undefined) {
+      const categories = this.catalogue.get(id)?.categories ?? [];
+      const self = id;
+      const popular = await this.popular(k, categories.length > 0 ? categories : null, false, (other) => other === self);
+      return { coldStart: true, first: k, capped, items: popular };
+    }
+    if (!loaded.similar) {
+      // Unit-length copies of the item factors: cosine becomes a dot product.
+      const f = loaded.model.factors;
+      const unit = new Float32Array(loaded.model.itemFactors);
+      for (let r = 0; r < loaded.model.itemIds.length; r++) {
+        let norm = 0;
+        for (let j = 0; j < f; j++) norm += (unit[r * f + j] ?? 0) ** 2;
+        const s = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+        for (let j = 0; j < f; j++) unit[r * f + j] = (unit[r * f + j] ?? 0) * s;
+      }
+      loaded.similar = new ItemScorer(unit, f);
+    }
+    const f = loaded.model.factors;
+    const similar = loaded.similar;
+    const top = similar.topK(similar.itemFactors.subarray(row * f, (row + 1) * f), { k, exclude: Int32Array.of(row) });
+    const results = Array.from(top.indices, (r, i): RecommendationResult => ({
+      itemId: loaded.model.itemIds[r] ?? 0,
+      score: top.scores[i] ?? 0,
+      source: 'model',
+      modelVersion: loaded.version,
+      reasons: () => [],
+    }));
+    return { coldStart: false, first: k, capped, items: results };
+  }
+}
