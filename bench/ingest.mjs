@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Bulk import benchmark (issue 4): imports generated interactions (CSV) into a fresh
+// PostgreSQL database (created on postgres://postgres@127.0.0.1:5432 and dropped afterwards)
+// and into the embedded database (PGlite, on disk in a temporary folder). Each target runs in
+// its own child process so its peak RSS is its own. Prints a table and writes
+// bench/results/ingest.json. Target: ≥ 100,000 rows/s on PostgreSQL.
+//
+// Usage: node ingest.mjs [--rows=1000000] [--only=postgres,embedded] [--batch=N] [--concurrency=N]
+//        [--no-ceiling]   (BENCH_PG_URL overrides the server URL)
+//
+// On PostgreSQL it also measures the ceiling the import is up against: one INSERT … SELECT
+// copying the imported rows (ids already resolved) into a second table with the same indexes
+// and foreign keys as interactions — what a single backend can store, with nothing to parse.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const arg = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
+const rows = Number(arg('rows', '1000000'));
+const only = arg('only', 'postgres,embedded').split(',');
+const batch = arg('batch', undefined);
+const concurrency = arg('concurrency', undefined);
+const ceiling = !args.includes('--no-ceiling');
+const tuning = { ...(batch ? { batchSize: Number(batch) } : {}), ...(concurrency ? { concurrency: Number(concurrency) } : {}) };
+const serverUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n interactions by 100k customers on 20k items over 2024, without event ids (the importer derives them). */
+async function generate(file, n) {
+  const out = createWriteStream(file);
+  const next = rng(20261123);
+  const start = Date.UTC(2024, 0, 1);
+  const span = 365 * 86_400_000;
+  const types = ['view', 'view', 'view', 'click', 'click', 'add_to_cart', 'purchase', 'rating'];
+  let text = 'event_id,customer_id,item_id,type,value,quantity,amount,occurred_at\n';
+  for (let i = 0; i < n; i++) {
+    const customer = `c${Math.floor(next() ** 1.5 * 100_000)}`;
+    const item = `sku-${Math.floor(next() ** 2 * 20_000)}`;
+    const type = types[Math.floor(next() * types.length)];
+    const at = new Date(start + Math.floor(next() * span)).toISOString();
+    let value = '';
+    let quantity = '';
+    let amount = '';
+    if (type === 'rating') value = String(Math.ceil(next() * 10) / 2);
+    if (type === 'purchase') {
+      quantity = String(1 + Math.floor(next() * 3));
+      amount = (Number(quantity) * (1 + Math.floor(next() * 9999) / 100)).toFixed(2);
+    }
+    text += `,${customer},${item},${type},${value},${quantity},${amount},${at}\n`;
+    if (text.length > 1 << 20) {
+      if (!out.write(text)) await once(out, 'drain');
+      text = '';
+    }
+  }
+  out.end(text);
+  await once(out, 'finish');
+}
+
+/** Child: import the file into one target and print one JSON line. */
+async function child(target, file) {
+  const { importFile } = await import('@clientele/ingest');
+  const { openDatabase, migrate } = await import('@clientele/db');
+  const { ContactCipher, generateKeyringEntry } = await import('@clientele/privacy');
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  };
+  const timer = setInterval(sample, 50);
+  let database;
+  let dropDatabase = async () => {};
+  if (target === 'postgres') {
+    const pg = (await import('pg')).default;
+    const name = `clientele_bench_ingest_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.end();
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    database = await openDatabase({ kind: 'postgres', url: url.toString() }, { applicationName: 'clientele-bench', maxConnections: 4 });
+    dropDatabase = async () => {
+      const dropper = new pg.Client({ connectionString: serverUrl });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropper.end();
+    };
+  } else {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'clientele-bench-embedded-'));
+    database = await openDatabase({ kind: 'embedded', dataDir: dir });
+    const close = database.close.bind(database);
+    database.close = async () => {
+      await close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
+  try {
+    await migrate(database);
+    const store = { db: database.db, cipher: new ContactCipher([generateKeyringEntry('bench')]), interactionTypes: ['view', 'click', 'add_to_cart', 'purchase', 'rating'] };
+    sample();
+    const before = process.memoryUsage().rss;
+    const startedAt = performance.now();
+    const summary = await importFile(database, {
+      path: file,
+      kind: 'interactions',
+      actor: { type: 'system', name: 'bench' },
+      store,
+      ...tuning,
+      onProgress: sample,
+    });
+    const seconds = (performance.now() - startedAt) / 1000;
+    // A second run of the same file: nothing new is stored.
+    const again = performance.now();
+    const second = await importFile(database, { path: file, kind: 'interactions', actor: { type: 'system', name: 'bench' }, store, ...tuning });
+    const reimportSeconds = (performance.now() - again) / 1000;
+    let ceilingRowsPerSecond = null;
+    if (target === 'postgres' && ceiling) {
+      const pool = database.driver.pool;
+      await pool.query('CREATE TABLE interactions_ceiling (LIKE interactions INCLUDING ALL)');
+      await pool.query('ALTER TABLE interactions_ceiling ADD FOREIGN KEY (customer_id) REFERENCES customers (id), ADD FOREIGN KEY (item_id) REFERENCES items (id)');
+      const cols = 'event_id, customer_id, item_id, type, value, quantity, amount, occurred_at, source';
+      const t = performance.now();
+      const copied = await pool.query(`INSERT INTO interactions_ceiling (${cols}) SELECT ${cols} FROM interactions`);
+      ceilingRowsPerSecond = copied.rowCount / ((performance.now() - t) / 1000);
+      await pool.query('DROP TABLE interactions_ceiling');
+    }
+    sample();
+    clearInterval(timer);
+    process.stdout.write(
+      `${JSON.stringify({
+        target,
+        rows: summary.rowsRead,
+        accepted: summary.accepted,
+        inserted: summary.interactions.created,
+        stubCustomers: summary.stubs.customers,
+        stubItems: summary.stubs.items,
+        seconds,
+        rowsPerSecond: summary.rowsRead / seconds,
+        reimportSeconds,
+        reimportInserted: second.interactions.created,
+        ceilingRowsPerSecond,
+        rssBeforeMiB: before / 2 ** 20,
+        peakRssMiB: peak / 2 ** 20,
+      })}\n`,
+    );
+  } finally {
+    clearInterval(timer);
+    await database.close();
+    await dropDatabase();
+  }
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'clientele-bench-ingest-'));
+  const file = path.join(dir, 'interactions.csv');
+  try {
+    const t0 = performance.now();
+    await generate(file, rows);
+    const size = statSync(file).size;
+    console.log(`generated ${rows.toLocaleString('en')} interactions (${(size / 2 ** 20).toFixed(1)} MiB CSV) in ${((performance.now() - t0) / 1000).toFixed(1)} s; node ${process.version}; ${os.cpus()[0]?.model ?? ''} ×${os.cpus().length}`);
+    const results = [];
+    console.log(['target'.padEnd(10), 'rows'.padStart(10), 'seconds'.padStart(8), 'rows/s'.padStart(9), 'peak RSS'.padStart(9), 'reimport s'.padStart(10), 'target'.padEnd(22)].join(' │ '));
+    for (const target of only) {
+      const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', target, file], { stdio: ['ignore', 'pipe', 'inherit'], cwd: here });
+      let out = '';
+      proc.stdout.on('data', (d) => (out += d));
+      const [code] = await once(proc, 'exit');
+      if (code !== 0) throw new Error(`the ${target} run failed (exit ${code})`);
+      const result = JSON.parse(out.trim().split('\n').pop());
+      const goal = target === 'postgres' ? '≥ 100,000 rows/s' : 'reported';
+      result.target = goal;
+      result.case = `import ${rows.toLocaleString('en')} interactions (CSV) → ${target}`;
+      result.database = target;
+      results.push(result);
+      console.log(
+        [
+          target.padEnd(10),
+          result.rows.toLocaleString('en').padStart(10),
+          result.seconds.toFixed(2).padStart(8),
+          Math.round(result.rowsPerSecond).toLocaleString('en').padStart(9),
+          `${Math.round(result.peakRssMiB)} MiB`.padStart(9),
+          result.reimportSeconds.toFixed(2).padStart(10),
+          goal.padEnd(22),
+        ].join(' │ ') +
+          `  (inserted ${result.inserted.toLocaleString('en')}, stubs ${result.stubCustomers}+${result.stubItems}, re-import inserted ${result.reimportInserted}` +
+          (result.ceilingRowsPerSecond ? `; ceiling: one backend stores ${Math.round(result.ceilingRowsPerSecond).toLocaleString('en')} resolved rows/s into a copy of the table)` : ')'),
+      );
+    }
+    mkdirSync(path.join(here, 'results'), { recursive: true });
+    writeFileSync(path.join(here, 'results', 'ingest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`wrote ${path.relative(process.cwd(), path.join(here, 'results', 'ingest.json'))}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (args[0] === '--child') await child(args[1], args[2]);
+else await main();
