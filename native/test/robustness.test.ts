@@ -74,6 +74,21 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
     expect(native.crc32(new Uint8Array(0))).toBe(0);
   });
 
+  it('survives many calls refused half-way through reading their arguments', async () => {
+    // Each of these fails after the call has started reading its options (the progress callback,
+    // the init name, k against n); a worker half-built by such a call used to be finalised later
+    // into freed memory, crashing the process some time after the test.
+    const native = loadNative() as unknown as Record<string, Fn>;
+    for (let i = 0; i < 300; i++) {
+      await settle(() => native['kmeans']!({ data: f32(4), dim: 2, k: 1, onProgress: 3 }));
+      await settle(() => native['kmeans']!({ data: f32(4), dim: 2, k: 1, init: 'x' }));
+      await settle(() => native['trainImplicit']!({ users: i32(0), items: i32(0), nUsers: 1, nItems: 1, factors: 1e9 }));
+    }
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    const ok = await loadNative().kmeans({ data: Float32Array.from([0, 0, 10, 10]), dim: 2, k: 2 });
+    expect(ok.inertia).toBe(0);
+  });
+
   it('survives a cancelled call whose inputs are no longer referenced from JS', async () => {
     const native = loadNative();
     const cancel = new Int32Array(1);

@@ -27,9 +27,9 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   return o;
 }
 
-class DotBatchJob : public Job {
+class DotBatchJob : public Task {
  public:
-  DotBatchJob(const Args& a) : Job(a, "clientele.dotBatch") {
+  DotBatchJob(const Args& a) : Task(a, "clientele.dotBatch") {
     q_ = a.typed<float>("queries");
     m_ = a.typed<float>("matrix");
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
@@ -58,8 +58,7 @@ class DotBatchJob : public Job {
 Napi::Value DotBatch(const Napi::CallbackInfo& info) {
   try {
     Args a(info, "dotBatch");
-    auto* job = new DotBatchJob(a);
-    return job->Start();
+    return start_task<DotBatchJob>(a);
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {

@@ -132,9 +132,7 @@ void check_index(const Args& a, const char* key, const int32_t* v, size_t n, siz
                     std::to_string(v[i]) + " at index " + std::to_string(i));
 }
 
-Job::Job(const Args& args, const char* name)
-    : Napi::AsyncProgressQueueWorker<ProgressEvent>(args.env(), name),
-      deferred_(Napi::Promise::Deferred::New(args.env())) {
+Task::Task(const Args& args, const char* name) : env_(args.env()), name_(name) {
   threads_ = args.threads();
   K_ = &args.kernels();
   cancel_ = args.cancel_flag();
@@ -143,35 +141,43 @@ Job::Job(const Args& args, const char* name)
   if (!fn.IsEmpty()) progress_ = Napi::Persistent(fn);
 }
 
-Napi::Promise Job::Start() {
-  Napi::Promise p = deferred_.Promise();
-  Queue();
+float* Task::NewFloat32(size_t n, size_t* slot) {
+  Napi::Float32Array a = Napi::Float32Array::New(env_, n);
+  *slot = Keep(a);
+  return n == 0 ? nullptr : a.Data();
+}
+
+int32_t* Task::NewInt32(size_t n, size_t* slot) {
+  Napi::Int32Array a = Napi::Int32Array::New(env_, n);
+  *slot = Keep(a);
+  return n == 0 ? nullptr : a.Data();
+}
+
+double* Task::NewFloat64(size_t n, size_t* slot) {
+  Napi::Float64Array a = Napi::Float64Array::New(env_, n);
+  *slot = Keep(a);
+  return n == 0 ? nullptr : a.Data();
+}
+
+Job::Job(Napi::Env env, std::unique_ptr<Task> task)
+    : Napi::AsyncProgressQueueWorker<ProgressEvent>(env, task->name_),
+      task_(std::move(task)),
+      deferred_(Napi::Promise::Deferred::New(env)) {}
+
+Napi::Promise Job::Start(std::unique_ptr<Task> task) {
+  Napi::Env env = task->env_;
+  // Nothing below throws for bad input; the worker deletes itself when it completes.
+  auto* job = new Job(env, std::move(task));
+  Napi::Promise p = job->deferred_.Promise();
+  job->Queue();
   return p;
-}
-
-float* Job::NewFloat32(size_t n, size_t* slot) {
-  Napi::Float32Array a = Napi::Float32Array::New(Env(), n);
-  *slot = Keep(a);
-  return n == 0 ? nullptr : a.Data();
-}
-
-int32_t* Job::NewInt32(size_t n, size_t* slot) {
-  Napi::Int32Array a = Napi::Int32Array::New(Env(), n);
-  *slot = Keep(a);
-  return n == 0 ? nullptr : a.Data();
-}
-
-double* Job::NewFloat64(size_t n, size_t* slot) {
-  Napi::Float64Array a = Napi::Float64Array::New(Env(), n);
-  *slot = Keep(a);
-  return n == 0 ? nullptr : a.Data();
 }
 
 void Job::Execute(const ExecutionProgress& progress) {
   RunContext ctx;
-  ctx.threads = threads_;
-  ctx.cancel_flag = cancel_;
-  if (!progress_.IsEmpty()) {
+  ctx.threads = task_->threads_;
+  ctx.cancel_flag = task_->cancel_;
+  if (!task_->progress_.IsEmpty()) {
     ctx.progress = [&progress](const Progress& p) {
       ProgressEvent e{p.stage, p.done, p.total, p.value};
       progress.Send(&e, 1);
@@ -179,7 +185,7 @@ void Job::Execute(const ExecutionProgress& progress) {
   }
   try {
     ctx.check_cancel();
-    Run(ctx);
+    task_->Run(ctx);
   } catch (const Cancelled& e) {
     aborted_ = true;
     error_message_ = e.what();
@@ -197,7 +203,7 @@ void Job::Execute(const ExecutionProgress& progress) {
 }
 
 void Job::OnProgress(const ProgressEvent* data, size_t count) {
-  if (progress_.IsEmpty()) return;
+  if (task_->progress_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   for (size_t i = 0; i < count; ++i) {
@@ -207,7 +213,7 @@ void Job::OnProgress(const ProgressEvent* data, size_t count) {
     o.Set("total", static_cast<double>(data[i].total));
     o.Set("value", data[i].value);
     try {
-      progress_.Call({o});
+      task_->progress_.Call({o});
     } catch (const Napi::Error&) {
       // A throwing progress callback must not take the process down; the error is dropped.
     }
@@ -218,7 +224,7 @@ void Job::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   try {
-    deferred_.Resolve(Result(env));
+    deferred_.Resolve(task_->Result(env));
   } catch (const Napi::Error& e) {
     deferred_.Reject(e.Value());
   }

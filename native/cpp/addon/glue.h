@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -121,13 +122,20 @@ struct ProgressEvent {
   double value;
 };
 
-/** Base for every asynchronous call: resolves/rejects a Promise, forwards progress, honours cancel. */
-class Job : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
+/**
+ * What an asynchronous call does: its arguments are read and re-validated in the subclass's
+ * constructor, which may throw. No async resource exists yet, so a bad argument just unwinds.
+ */
+class Task {
  public:
-  Job(const Args& args, const char* name);
-  ~Job() override = default;
-  /** Queues the work and returns its Promise. */
-  Napi::Promise Start();
+  Task(const Args& args, const char* name);
+  virtual ~Task() = default;
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  /** Runs on a libuv pool thread: no N-API calls here. */
+  virtual void Run(const RunContext& ctx) = 0;
+  /** Builds the resolved value (on the JS thread). */
+  virtual Napi::Value Result(Napi::Env env) = 0;
   /** Keeps a JS value (typed array, output buffer) alive until the job ends; returns its slot. */
   size_t Keep(const Napi::Value& v) {
     keep_.push_back(Napi::Persistent(v));
@@ -141,25 +149,50 @@ class Job : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
   double* NewFloat64(size_t n, size_t* slot);
 
  protected:
-  virtual void Run(const RunContext& ctx) = 0;
-  virtual Napi::Value Result(Napi::Env env) = 0;
   int threads_ = 1;
   const Kernels* K_ = nullptr;
 
  private:
+  friend class Job;
+  Napi::Env env_;
+  const char* name_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+  Napi::FunctionReference progress_;
+  int32_t* cancel_ = nullptr;
+};
+
+/**
+ * Runs a fully built Task off the event loop and settles its Promise, forwarding progress and
+ * honouring the cancel flag. Made only once the Task's constructor has succeeded: an
+ * AsyncProgressQueueWorker owns a thread-safe function from its own constructor on, and one
+ * destroyed by an exception thrown half-way through construction would later be finalised
+ * into freed memory.
+ */
+class Job : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
+ public:
+  /** Queues the task and returns its Promise. */
+  static Napi::Promise Start(std::unique_ptr<Task> task);
+  ~Job() override = default;
+
+ private:
+  Job(Napi::Env env, std::unique_ptr<Task> task);
   void Execute(const ExecutionProgress& progress) override;
   void OnProgress(const ProgressEvent* data, size_t count) override;
   void OnOK() override;
   void OnError(const Napi::Error& e) override;
 
+  std::unique_ptr<Task> task_;
   Napi::Promise::Deferred deferred_;
-  std::vector<Napi::Reference<Napi::Value>> keep_;
-  Napi::FunctionReference progress_;
-  int32_t* cancel_ = nullptr;
   ErrorKind error_kind_ = ErrorKind::Generic;
   bool aborted_ = false;
   std::string error_message_;
 };
+
+/** Builds the task from the call's arguments, then starts it (what every async binding does). */
+template <typename T, typename... Extra>
+Napi::Promise start_task(const Args& args, Extra... extra) {
+  return Job::Start(std::make_unique<T>(args, extra...));
+}
 
 /** Converts a core exception (rethrown inside) into a thrown JS error of the right class. */
 [[noreturn]] void rethrow_as_js(Napi::Env env);

@@ -1,5 +1,5 @@
 // Issue-3 exports: sparse matrices, explicit MF, implicit ALS, k-means, silhouette, scoring, CRC-32.
-// Every long call is a Job (AsyncWorker + Promise). Inputs are used in place (no copies) and kept
+// Every long call is a Task run by a Job (AsyncWorker + Promise). Inputs are used in place (no copies) and kept
 // alive by references until the job ends; outputs whose size is known are allocated up front on the
 // JS thread and filled by the worker.
 #include <chrono>
@@ -33,7 +33,7 @@ struct Coo {
   size_t nr = 0, nc = 0;
 };
 
-Coo read_coo(const Args& a, Job& job, const char* rk, const char* ck, const char* vk, const char* nrk,
+Coo read_coo(const Args& a, Task& job, const char* rk, const char* ck, const char* vk, const char* nrk,
              const char* nck, bool values_required, bool nonneg) {
   Coo coo;
   coo.r = a.typed<int32_t>(rk);
@@ -62,7 +62,7 @@ Coo read_coo(const Args& a, Job& job, const char* rk, const char* ck, const char
 }
 
 /** A row-major matrix option with a given column count; returns rows. */
-size_t read_matrix(const Args& a, Job* job, const char* key, size_t dim, View<float>& out, bool finite = true) {
+size_t read_matrix(const Args& a, Task* job, const char* key, size_t dim, View<float>& out, bool finite = true) {
   out = a.typed<float>(key);
   if (out.length % dim != 0)
     a.range_error(key, "a length divisible by dim=" + std::to_string(dim), "length " + std::to_string(out.length));
@@ -92,9 +92,9 @@ Napi::Object csr_object(Napi::Env env, const Csr& m) {
 
 // ---- buildCsr ----------------------------------------------------------------------------------
 
-class BuildCsrJob : public Job {
+class BuildCsrJob : public Task {
  public:
-  explicit BuildCsrJob(const Args& a) : Job(a, "clientele.buildCsr") {
+  explicit BuildCsrJob(const Args& a) : Task(a, "clientele.buildCsr") {
     coo_ = read_coo(a, *this, "rows", "cols", "values", "nRows", "nCols", false, false);
     dup_ = parse_dup(a, "sum");
     transpose_ = a.boolean("transpose", false);
@@ -121,9 +121,9 @@ class BuildCsrJob : public Job {
 
 // ---- trainExplicit -----------------------------------------------------------------------------
 
-class ExplicitJob : public Job {
+class ExplicitJob : public Task {
  public:
-  explicit ExplicitJob(const Args& a) : Job(a, "clientele.trainExplicit") {
+  explicit ExplicitJob(const Args& a) : Task(a, "clientele.trainExplicit") {
     coo_ = read_coo(a, *this, "users", "items", "ratings", "nUsers", "nItems", true, false);
     if (coo_.r.length == 0) a.range_error("ratings", "at least one rating", "none");
     dup_ = parse_dup(a, "reject");
@@ -169,9 +169,9 @@ class ExplicitJob : public Job {
 
 // ---- trainImplicit -----------------------------------------------------------------------------
 
-class ImplicitJob : public Job {
+class ImplicitJob : public Task {
  public:
-  explicit ImplicitJob(const Args& a) : Job(a, "clientele.trainImplicit") {
+  explicit ImplicitJob(const Args& a) : Task(a, "clientele.trainImplicit") {
     coo_ = read_coo(a, *this, "users", "items", "values", "nUsers", "nItems", false, true);
     dup_ = parse_dup(a, "sum");
     p_.factors = static_cast<size_t>(a.integer("factors", 1, 1024, int64_t{64}));
@@ -232,9 +232,9 @@ class ImplicitJob : public Job {
 
 // ---- kmeans ------------------------------------------------------------------------------------
 
-class KmeansJob : public Job {
+class KmeansJob : public Task {
  public:
-  explicit KmeansJob(const Args& a) : Job(a, "clientele.kmeans") {
+  explicit KmeansJob(const Args& a) : Task(a, "clientele.kmeans") {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     n_ = read_matrix(a, this, "data", d_, x_);
     if (n_ == 0) a.range_error("data", "at least one point", "none");
@@ -310,9 +310,9 @@ class KmeansJob : public Job {
   double seconds_ = 0, init_seconds_ = -1;
 };
 
-class SilhouetteJob : public Job {
+class SilhouetteJob : public Task {
  public:
-  explicit SilhouetteJob(const Args& a) : Job(a, "clientele.silhouette") {
+  explicit SilhouetteJob(const Args& a) : Task(a, "clientele.silhouette") {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     n_ = read_matrix(a, this, "data", d_, x_);
     if (n_ == 0) a.range_error("data", "at least one point", "none");
@@ -394,9 +394,9 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
 }
 
 /** Batch top-k: for each query row (queries, or rows of `queries` selected by `rows`). */
-class TopKBatchJob : public Job {
+class TopKBatchJob : public Task {
  public:
-  TopKBatchJob(const Args& a, bool cosine) : Job(a, cosine ? "clientele.similarItems" : "clientele.topKBatch"), cosine_(cosine) {
+  TopKBatchJob(const Args& a, bool cosine) : Task(a, cosine ? "clientele.similarItems" : "clientele.topKBatch"), cosine_(cosine) {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     rows_ = read_matrix(a, this, "items", d_, items_);
     if (cosine_) {
@@ -546,9 +546,9 @@ class TopKBatchJob : public Job {
   size_t idx_slot_ = 0, sc_slot_ = 0, cnt_slot_ = 0;
 };
 
-class ScorePairsJob : public Job {
+class ScorePairsJob : public Task {
  public:
-  explicit ScorePairsJob(const Args& a) : Job(a, "clientele.scorePairs") {
+  explicit ScorePairsJob(const Args& a) : Task(a, "clientele.scorePairs") {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     size_t nu = read_matrix(a, this, "userFactors", d_, U_);
     size_t ni = read_matrix(a, this, "itemFactors", d_, V_);
@@ -626,8 +626,7 @@ template <typename J, typename... Extra>
 Napi::Value Start(const Napi::CallbackInfo& info, const char* fn, Extra... extra) {
   try {
     Args a(info, fn);
-    auto* job = new J(a, extra...);
-    return job->Start();
+    return start_task<J>(a, extra...);
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {
