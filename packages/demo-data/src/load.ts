@@ -115,6 +115,9 @@ export async function loadDemoData(
       details: { customers: data.customers.length, items: data.items.length, interactions: total },
     });
   });
+  // Fresh planner statistics: the embedded database has no autovacuum, and plans made for
+  // empty tables (nested loops over "1 row") make the first feature or training query crawl.
+  await db.execute(sql`ANALYZE ${customers}, ${items}, ${interactions}`);
   return { loaded: true, customers: data.customers.length, items: data.items.length, interactions: total };
 }
 

@@ -36,7 +36,9 @@ export interface SegmentationParams {
 export function validateSegmentationParams(input: unknown): SegmentationParams {
   const o = record('input', input);
   const k = optionalInteger('k', o['k'], 1, SEGMENTATION_LIMITS.kMax);
-  const kMin = integer('kMin', o['kMin'], 2, SEGMENTATION_LIMITS.kMax, 2);
+  // Silhouette tends to prefer a two-way split (buyers vs. the rest), which a marketer can
+  // rarely act on; the automatic search starts at 3 unless asked otherwise.
+  const kMin = integer('kMin', o['kMin'], 2, SEGMENTATION_LIMITS.kMax, 3);
   const kMax = integer('kMax', o['kMax'], 2, SEGMENTATION_LIMITS.kMax, Math.max(kMin, 8));
   if (kMax < kMin) throw new DomainError('BAD_USER_INPUT', `kMax: expected at least kMin (${kMin}), got ${kMax}`, 'kMax');
   const referenceDate = optionalDate('referenceDate', o['referenceDate']);

@@ -211,7 +211,7 @@ export function buildProgram(): Command {
 
   program
     .command('worker')
-    .description('run background jobs (training, segmentation, imports) from the shared queue; start as many as you like on PostgreSQL')
+    .description('run background jobs (recommender training, segmentation, churn and value models) from the shared queue; start as many as you like on PostgreSQL')
     .addOption(new Option('--concurrency <n>', 'jobs at once (overrides CLIENTELE_WORKER_CONCURRENCY)').argParser(positiveInt('--concurrency')))
     .action(async (options: { concurrency?: number }) => {
       const config = loadConfig();

@@ -1,4 +1,4 @@
-import { AuthError, describePrincipal, requireScope } from '@clientele/auth';
+import { describePrincipal, requireScope, type AuthError } from '@clientele/auth';
 import { IMPORT_KINDS, ImportError, importFile, type ImportFormat, type ImportKind } from '@clientele/ingest';
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../context.js';
