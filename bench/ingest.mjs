@@ -5,7 +5,11 @@
 // its own child process so its peak RSS is its own. Prints a table and writes
 // bench/results/ingest.json. Target: ≥ 100,000 rows/s on PostgreSQL.
 //
-// Usage: node ingest.mjs [--rows=1000000] [--only=postgres,embedded] [--batch=N] [--concurrency=N]
+// Also the GraphQL path: the API started as its own process (`clientele serve`, on PostgreSQL)
+// and `trackInteractions` mutations of 1,000 rows each sent by 4 concurrent clients
+// (--http-rows, default 200,000), reported as rows per second.
+//
+// Usage: node ingest.mjs [--rows=1000000] [--only=postgres,embedded,http] [--batch=N] [--concurrency=N]
 //        [--no-ceiling]   (BENCH_PG_URL overrides the server URL)
 //
 // On PostgreSQL it also measures the ceiling the import is up against: one INSERT … SELECT
@@ -18,12 +22,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import net from 'node:net';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const arg = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const rows = Number(arg('rows', '1000000'));
-const only = arg('only', 'postgres,embedded').split(',');
+const only = arg('only', 'postgres,embedded,http').split(',');
+const httpRows = Number(arg('http-rows', '200000'));
 const batch = arg('batch', undefined);
 const concurrency = arg('concurrency', undefined);
 const ceiling = !args.includes('--no-ceiling');
@@ -165,6 +171,106 @@ async function child(target, file) {
   }
 }
 
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** trackInteractions over HTTP: the API in its own process on a fresh PostgreSQL database. */
+async function overHttp() {
+  const pg = (await import('pg')).default;
+  const { openDatabase, migrate } = await import('@clientele/db');
+  const { createApiKey } = await import('@clientele/auth');
+  const name = `clientele_bench_http_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  let api = null;
+  try {
+    const database = await openDatabase({ kind: 'postgres', url: url.toString() }, { maxConnections: 2 });
+    let key;
+    try {
+      await migrate(database);
+      key = (await createApiKey(database.db, { name: 'bench', scopes: ['read', 'write'] }, { type: 'system', name: 'bench' })).key;
+    } finally {
+      await database.close();
+    }
+    const port = await freePort();
+    const keyring = `bench:${randomBytes(32).toString('base64')}`;
+    api = spawn(process.execPath, [path.join(here, '..', 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
+      env: { ...process.env, DATABASE_URL: url.toString(), CLIENTELE_ENCRYPTION_KEYS: keyring, LOG_LEVEL: 'warn', NODE_ENV: 'production', CLIENTELE_API_RUNS_JOBS: 'off' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}`);
+      try {
+        if ((await fetch(`${base}/readyz`)).ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error('the API did not become ready in 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const next = rng(11);
+    const types = ['view', 'view', 'view', 'click', 'add_to_cart', 'purchase'];
+    const batch = (b) =>
+      Array.from({ length: 1000 }, (_, i) => {
+        const type = types[Math.floor(next() * types.length)];
+        return {
+          eventId: `http-${b}-${i}`,
+          customerId: `c${Math.floor(next() * 20_000)}`,
+          itemId: `i${Math.floor(next() ** 2 * 5_000)}`,
+          type,
+          ...(type === 'purchase' ? { quantity: 1, amount: 9.99 } : {}),
+          occurredAt: new Date(Date.UTC(2025, 0, 1) + Math.floor(next() * 300 * 86_400_000)).toISOString(),
+        };
+      });
+    const mutation = 'mutation($rows: [InteractionInput!]!) { trackInteractions(interactions: $rows) { createdCount rejectedCount } }';
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+    const batches = Math.ceil(httpRows / 1000);
+    const bodies = Array.from({ length: batches }, (_, b) => JSON.stringify({ query: mutation, variables: { rows: batch(b) } }));
+    // Warm-up on its own events (stubs for most customers and items are created here).
+    const warm = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query: mutation, variables: { rows: batch(-1) } }) });
+    if (!warm.ok) throw new Error(`warm-up answered ${warm.status}: ${(await warm.text()).slice(0, 300)}`);
+    let created = 0;
+    let cursor = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (cursor < bodies.length) {
+          const body = bodies[cursor++];
+          const response = await fetch(`${base}/graphql`, { method: 'POST', headers, body });
+          const json = await response.json();
+          if (json.errors) throw new Error(JSON.stringify(json.errors).slice(0, 300));
+          created += json.data.trackInteractions.createdCount;
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return { case: `trackInteractions over HTTP, ${batches} batches of 1,000, 4 clients → postgres`, database: 'postgres', rows: batches * 1000, inserted: created, seconds, rowsPerSecond: (batches * 1000) / seconds, target: 'reported' };
+  } finally {
+    if (api && api.exitCode === null) {
+      api.kill('SIGTERM');
+      await once(api, 'exit');
+    }
+    const dropper = new pg.Client({ connectionString: serverUrl });
+    await dropper.connect();
+    await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await dropper.end();
+  }
+}
+
 async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'clientele-bench-ingest-'));
   const file = path.join(dir, 'interactions.csv');
@@ -175,7 +281,7 @@ async function main() {
     console.log(`generated ${rows.toLocaleString('en')} interactions (${(size / 2 ** 20).toFixed(1)} MiB CSV) in ${((performance.now() - t0) / 1000).toFixed(1)} s; node ${process.version}; ${os.cpus()[0]?.model ?? ''} ×${os.cpus().length}`);
     const results = [];
     console.log(['target'.padEnd(10), 'rows'.padStart(10), 'seconds'.padStart(8), 'rows/s'.padStart(9), 'peak RSS'.padStart(9), 'reimport s'.padStart(10), 'target'.padEnd(22)].join(' │ '));
-    for (const target of only) {
+    for (const target of only.filter((t) => t !== 'http')) {
       const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', target, file], { stdio: ['ignore', 'pipe', 'inherit'], cwd: here });
       let out = '';
       proc.stdout.on('data', (d) => (out += d));
@@ -200,6 +306,11 @@ async function main() {
           `  (inserted ${result.inserted.toLocaleString('en')}, stubs ${result.stubCustomers}+${result.stubItems}, re-import inserted ${result.reimportInserted}` +
           (result.ceilingRowsPerSecond ? `; ceiling: one backend stores ${Math.round(result.ceilingRowsPerSecond).toLocaleString('en')} resolved rows/s into a copy of the table)` : ')'),
       );
+    }
+    if (only.includes('http')) {
+      const result = await overHttp();
+      results.push(result);
+      console.log(`${result.case}: ${Math.round(result.rowsPerSecond).toLocaleString('en')} rows/s (${result.seconds.toFixed(2)} s, ${result.inserted.toLocaleString('en')} stored)`);
     }
     mkdirSync(path.join(here, 'results'), { recursive: true });
     writeFileSync(path.join(here, 'results', 'ingest.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -126,7 +126,9 @@ export async function resolveCustomerIds(tx: Executor, externalIds: readonly str
     }
   };
   await load(wanted);
-  const missing = wanted.filter((id) => !map.has(id));
+  // Sorted: concurrent batches then take the unique-index locks of shared new ids in the same
+  // order, so they wait for each other instead of deadlocking.
+  const missing = wanted.filter((id) => !map.has(id)).sort();
   if (create && missing.length > 0) {
     await tx.execute(sql`
       INSERT INTO ${customers} (external_id, attributes)
@@ -148,7 +150,7 @@ export async function resolveItemIds(tx: Executor, externalIds: readonly string[
     }
   };
   await load(wanted);
-  const missing = wanted.filter((id) => !map.has(id));
+  const missing = wanted.filter((id) => !map.has(id)).sort(); // sorted: see resolveCustomerIds
   if (create && missing.length > 0) {
     await tx.execute(sql`
       INSERT INTO ${items} (external_id, title, attributes)

@@ -20,7 +20,14 @@ export async function upsertByExternalId(
   uncompared: readonly string[] = [],
 ): Promise<void> {
   const byId = new Map(rows.map((row) => [row.id, row]));
-  for (const group of groupByShape(rows.map((row) => row.values))) {
+  // Each statement writes its rows in external-id order, so concurrent batches sharing ids take
+  // the rows' locks in one order: they wait for each other instead of deadlocking.
+  const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) => {
+    const x = String(a['externalId']);
+    const y = String(b['externalId']);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  for (const group of groupByShape(rows.map((row) => row.values)).map((g) => [...g].sort(byKey))) {
     const provided = Object.keys(group[0] ?? {})
       .filter((key) => key !== 'externalId')
       .map((key): [string, PgColumn] => {

@@ -70,6 +70,7 @@ export async function writeStagedInteractions(
          SELECT DISTINCT s.customer_ext, '{"stub": true}'::jsonb FROM ${STAGE} s
          WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.external_id = s.customer_ext)
            AND NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.external_id = s.customer_ext)
+         ORDER BY 1 -- concurrent batches lock shared new ids in one order: they wait, never deadlock
          ON CONFLICT (external_id) DO NOTHING`,
       )
     ).count;
@@ -78,6 +79,7 @@ export async function writeStagedInteractions(
         `INSERT INTO items (external_id, title, attributes)
          SELECT DISTINCT s.item_ext, s.item_ext, '{"stub": true}'::jsonb FROM ${STAGE} s
          WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.external_id = s.item_ext)
+         ORDER BY 1
          ON CONFLICT (external_id) DO NOTHING`,
       )
     ).count;
