@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import net from 'node:net';
+import { rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -36,16 +36,6 @@ const ceiling = !args.includes('--no-ceiling');
 const tuning = { ...(batch ? { batchSize: Number(batch) } : {}), ...(concurrency ? { concurrency: Number(concurrency) } : {}) };
 const serverUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** n interactions by 100k customers on 20k items over 2024, without event ids (the importer derives them). */
 async function generate(file, n) {
@@ -171,17 +161,6 @@ async function child(target, file) {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** trackInteractions over HTTP: the API in its own process on a fresh PostgreSQL database. */
 async function overHttp() {
   const pg = (await import('pg')).default;
@@ -204,24 +183,9 @@ async function overHttp() {
     } finally {
       await database.close();
     }
-    const port = await freePort();
     const keyring = `bench:${randomBytes(32).toString('base64')}`;
-    api = spawn(process.execPath, [path.join(here, '..', 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
-      env: { ...process.env, DATABASE_URL: url.toString(), CLIENTELE_ENCRYPTION_KEYS: keyring, LOG_LEVEL: 'warn', NODE_ENV: 'production', CLIENTELE_API_RUNS_JOBS: 'off' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (api.exitCode !== null) throw new Error(`the API exited with ${api.exitCode}`);
-      try {
-        if ((await fetch(`${base}/readyz`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error('the API did not become ready in 60 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    api = await startApi({ DATABASE_URL: url.toString(), CLIENTELE_ENCRYPTION_KEYS: keyring, NODE_ENV: 'production', CLIENTELE_API_RUNS_JOBS: 'off' });
+    const base = api.url;
     const next = rng(11);
     const types = ['view', 'view', 'view', 'click', 'add_to_cart', 'purchase'];
     const batch = (b) =>
@@ -260,9 +224,9 @@ async function overHttp() {
     const seconds = (performance.now() - started) / 1000;
     return { case: `trackInteractions over HTTP, ${batches} batches of 1,000, 4 clients → postgres`, database: 'postgres', rows: batches * 1000, inserted: created, seconds, rowsPerSecond: (batches * 1000) / seconds, target: 'reported' };
   } finally {
-    if (api && api.exitCode === null) {
-      api.kill('SIGTERM');
-      await once(api, 'exit');
+    if (api && api.child.exitCode === null) {
+      api.child.kill('SIGTERM');
+      await once(api.child, 'exit');
     }
     const dropper = new pg.Client({ connectionString: serverUrl });
     await dropper.connect();

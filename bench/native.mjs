@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { ItemScorer, buildCsr, cpuFeatures, kmeans, predictRatings, trainExplicit, trainImplicit } from '@clientele/compute';
 import { kmeans as mlKmeans } from 'ml-kmeans';
+import { rng } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -20,16 +21,6 @@ const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name) => !only || only.some((o) => name.startsWith(o));
 const results = [];
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(r) {
   const u = Math.max(r(), 1e-12);

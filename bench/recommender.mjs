@@ -16,10 +16,8 @@
 // Usage: node recommender.mjs [--only=quality,serving] [--seconds=10]
 // Database: the embedded one in a temporary folder, or PostgreSQL when BENCH_PG_URL is set
 // (a fresh database is created there and dropped afterwards).
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,6 +38,7 @@ import {
   saveModelVersion,
 } from '@clientele/recommender';
 import pg from 'pg';
+import { rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -194,16 +193,6 @@ async function quality() {
   }
 }
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const N_ITEMS = 100_000;
 const N_USERS = 20_000;
@@ -276,38 +265,6 @@ async function syntheticModel(database) {
   return { key: key.key, artifactBytes: artifact.length, seconds: (performance.now() - started) / 1000 };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startApi(env) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn', CLIENTELE_DEMO_DATA: 'off', NODE_ENV: 'development' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('the API did not become ready in 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, child, pid: child.pid };
-}
-
 function cannon(options) {
   return new Promise((resolve, reject) => {
     autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
@@ -329,7 +286,7 @@ async function serving() {
       await database.close();
     }
     row(`synthetic model: ${N_ITEMS.toLocaleString('en')} items × ${FACTORS} factors, ${N_USERS.toLocaleString('en')} customers`, `${(model.artifactBytes / 1e6).toFixed(1)} MB`, `${model.seconds.toFixed(1)} s to build`);
-    api = await startApi(target.env);
+    api = await startApi({ ...target.env, NODE_ENV: 'development' });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${model.key}` };
     const post = async (query, variables = {}) => (await fetch(`${api.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })).json();
     const t0 = performance.now();

@@ -28,6 +28,7 @@ import {
   validateScoreModelParams,
   validateSegmentationParams,
 } from '@clientele/segments';
+import { rng } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -42,16 +43,6 @@ function row(name, figure, target, ok) {
   console.log(`${name.padEnd(58)} ${String(figure).padEnd(26)} ${target ? `${target} ${ok ? 'ok' : 'MISSED'}` : ''}`);
 }
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function datasetsFolder() {
   for (const candidate of [process.env.CLIENTELE_DATASETS, path.resolve(here, '../../shared/datasets')]) {

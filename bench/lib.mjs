@@ -1,0 +1,59 @@
+// Helpers shared by the benchmark scripts.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A seeded generator of numbers in [0, 1) (mulberry32): benchmark data is the same every run. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the API as its own process (`clientele serve --no-migrate`) with `env` on top of this
+ * process's, and resolves once /readyz answers. Stop it with child.kill('SIGTERM').
+ */
+export async function startApi(env) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(root, 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', CLIENTELE_DEMO_DATA: 'off', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error('the API did not become ready in 60 s');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child, pid: child.pid };
+}
