@@ -126,7 +126,7 @@ describe('customer intelligence over GraphQL', () => {
     expect(shown.progress.stage).toBe('store');
     const run = shown.segmentationRun;
     expect(run).toMatchObject({ k: 4, kChosenBy: 'SILHOUETTE', active: true, customerCount: 140 });
-    expect(run.silhouetteCurve.map((p) => p.k)).toEqual([2, 3, 4, 5, 6]);
+    expect(run.silhouetteCurve.map((p) => p.k)).toEqual([3, 4, 5, 6]);
     expect(run.segments.map((s) => s.label).sort()).toEqual(['Dormant', 'High value, recent', 'Lapsing big spenders', 'New, one purchase']);
     expect(run.members.totalCount).toBe(140);
 
