@@ -33,10 +33,12 @@ export function freePort() {
 /**
  * Starts the API as its own process (`clientele serve --no-migrate`) with `env` on top of this
  * process's, and resolves once /readyz answers. Stop it with child.kill('SIGTERM').
+ * BENCH_API_NODE_ARGS adds Node flags to that process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
 export async function startApi(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
+  const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
     env: { ...process.env, LOG_LEVEL: 'warn', CLIENTELE_DEMO_DATA: 'off', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

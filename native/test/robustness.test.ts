@@ -50,6 +50,7 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
     ['topK', 'candidate out of range', { query: f32(2), items: f32(4), dim: 2, k: 1, candidates: i32(2) }, RangeError],
     ['topKBatch', 'bad exclude indptr', { queries: f32(2), items: f32(4), dim: 2, k: 1, excludeIndptr: i32(0, 5), excludeIndices: i32(1) }, RangeError],
     ['topKBatch', 'decreasing indptr', { queries: f32(4), items: f32(4), dim: 2, k: 1, excludeIndptr: i32(0, 1, 0), excludeIndices: i32() }, RangeError],
+    ['topKBatch', 'NaN item factor', { queries: f32(2), items: Float32Array.from([0, 1, NaN, 0]), dim: 2, k: 1 }, /items: expected finite numbers, received nan at index 2/],
     ['topKBatch', 'rows out of range', { queries: f32(2), items: f32(4), dim: 2, k: 1, rows: i32(1) }, RangeError],
     ['similarItems', 'query out of range', { items: f32(4), dim: 2, k: 1, queries: i32(9) }, RangeError],
     ['scorePairs', 'user out of range', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(1), items: i32(0) }, RangeError],

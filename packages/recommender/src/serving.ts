@@ -100,6 +100,9 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** How far back each catalogue refresh looks before the previous one started. */
+const CATALOGUE_OVERLAP_MS = 10_000;
+
 const silent: ServingLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const USABLE = sql`(i.quantity IS NULL OR i.quantity > 0) AND (i.type <> 'rating' OR (i.value BETWEEN ${RATING_MIN} AND ${RATING_MAX}))`;
 
@@ -124,7 +127,8 @@ export class ModelServer {
   private readonly itemByExternal = new Map<string, number>();
   private categories = new Map<string, number[]>();
   private catalogueStamp = 0;
-  private catalogueSince: Date | null = null;
+  /** The database's clock when the previous catalogue refresh started. */
+  private cataloguePolledAt: Date | null = null;
   private auditSince: Date = new Date();
   private candidateCache = new Map<string, Int32Array>();
   private pending: Pending[] = [];
@@ -382,16 +386,21 @@ export class ModelServer {
 
   /** Mirrors changed catalogue rows (all of them the first time). */
   async refreshCatalogue(): Promise<void> {
-    // Overlap by a few seconds: rows committed late with an earlier updated_at are not missed.
-    const since = this.catalogueSince ? new Date(this.catalogueSince.getTime() - 5000) : null;
+    // Rows changed since the previous refresh started (by the database's clock), with an overlap
+    // for transactions that committed late with an earlier updated_at. The newest updated_at
+    // seen is not used as the watermark: after a bulk load it stays put, and every refresh
+    // fetched the whole batch again (100k items every 5 s stalled serving).
+    const [clock] = await selectRows<{ now: Date | string }>(this.db, sql`SELECT now() AS now`);
+    const startedAt = clock ? new Date(clock.now) : new Date();
+    const since = this.cataloguePolledAt ? new Date(this.cataloguePolledAt.getTime() - CATALOGUE_OVERLAP_MS) : null;
     const rows = await this.db.select().from(items).where(since ? gt(items.updatedAt, since) : undefined);
+    this.cataloguePolledAt = startedAt;
     let changed = false;
     for (const row of rows) {
       const old = this.catalogue.get(row.id);
       if (old && old.updatedAt.getTime() === row.updatedAt.getTime()) continue;
       this.catalogue.set(row.id, row);
       this.itemByExternal.set(row.externalId, row.id);
-      if (!this.catalogueSince || row.updatedAt > this.catalogueSince) this.catalogueSince = row.updatedAt;
       changed = true;
     }
     if (changed) {
