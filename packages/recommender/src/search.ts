@@ -34,7 +34,9 @@ export function sampleParams(kind: TrainingParams['kind'], given: ModelParams, n
   const factors = FACTOR_CHOICES[Math.floor(next() * FACTOR_CHOICES.length)] ?? given.factors;
   const iterations = 5 + Math.floor(next() * 26);
   if (kind === 'explicit') return { factors, iterations, regularization: Number(logUniform(next, 0.02, 0.5).toPrecision(3)), alpha: 0 };
-  return { factors, iterations, regularization: Number(logUniform(next, 0.001, 1).toPrecision(3)), alpha: Number(logUniform(next, 1, 80).toPrecision(3)) };
+  // Implicit ALS here does not scale λ by a row's interaction count, so useful values reach
+  // tens (λ ≈ 15–25 with α ≈ 0.3–2 is best on MovieLens); the range covers both ends.
+  return { factors, iterations, regularization: Number(logUniform(next, 0.01, 50).toPrecision(3)), alpha: Number(logUniform(next, 0.1, 40).toPrecision(3)) };
 }
 
 export async function randomSearch(
