@@ -11,7 +11,7 @@
 //    and autocannon (in this process) measures, in one run:
 //      `{ __typename }` and `recommendations(first: 10)` (exact top-10, seen items excluded) at
 //      50 connections: recommendations ≥ 50 % of __typename's throughput;
-//      recommendations at a fixed 500 requests/s: p99 ≤ 10 ms.
+//      recommendations at a fixed 500 requests/s, offered evenly (bench/lib.mjs pacedLoad): p99 ≤ 10 ms.
 //
 // Usage: node recommender.mjs [--only=quality,serving] [--seconds=10]
 // Database: the embedded one in a temporary folder, or PostgreSQL when BENCH_PG_URL is set
@@ -39,7 +39,7 @@ import {
   saveModelVersion,
 } from '@clientele/recommender';
 import pg from 'pg';
-import { rng, startApi } from './lib.mjs';
+import { pacedLoad, rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -262,7 +262,9 @@ async function syntheticModel(database) {
   const version = await saveModelVersion(db, {
     kind: 'implicit',
     params: { synthetic: true, factors: FACTORS },
-    data: { customers: N_USERS, items: N_ITEMS, pairs: seenItems.length, synthetic: true },
+    // As a training run records it: interactions up to here are in the artifact's seen items,
+    // so the API does not re-read them as new.
+    data: { customers: N_USERS, items: N_ITEMS, pairs: seenItems.length, synthetic: true, maxInteractionId: Number((await query(database, 'SELECT coalesce(max(id), 0) AS m FROM interactions'))[0]?.m ?? 0) },
     metrics: {},
     primaryMetric: 'precision@10',
     primaryValue: null,
@@ -313,18 +315,27 @@ async function serving() {
     await cannon({ url: api.url, connections: 10, duration: 3, requests: [recommendRequest] });
     const base = await cannon({ url: api.url, connections: 50, duration: seconds, requests: [typename] });
     const recs = await cannon({ url: api.url, connections: 50, duration: seconds, requests: [recommendRequest] });
-    const fixed = await cannon({ url: api.url, connections: 50, duration: seconds, overallRate: 500, requests: [recommendRequest] });
-    for (const [name, r] of [['typename', base], ['recommendations', recs], ['fixed', fixed]]) {
+    for (const [name, r] of [['typename', base], ['recommendations', recs]]) {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+    }
+    // The fixed rate is offered evenly (one request every 2 ms; autocannon's overallRate sends
+    // each second's requests in a burst, which measures the burst, not the rate), with the
+    // trivial query at the same rate as the floor of this HTTP stack on this machine.
+    const graphqlUrl = `${api.url}/graphql`;
+    const fixed = await pacedLoad({ url: graphqlUrl, headers, bodies, rate: 500, seconds });
+    const fixedBase = await pacedLoad({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate: 500, seconds });
+    for (const [name, r] of [['fixed', fixed], ['fixedBase', fixedBase]]) {
+      if (r.errors > 0) throw new Error(`${name}: ${r.errors} failed requests`);
     }
     const ratio = recs.requests.average / base.requests.average;
     row('{ __typename } at 50 connections', `${base.requests.average.toFixed(0)} req/s`, `p99 ${base.latency.p99} ms`);
     row('recommendations(first: 10) at 50 connections', `${recs.requests.average.toFixed(0)} req/s`, `p99 ${recs.latency.p99} ms`);
     row('  ratio recommendations / __typename', `${(ratio * 100).toFixed(1)} %`, '≥ 50 %', ratio >= 0.5);
-    row('recommendations at a fixed 500 req/s: p99 latency', `${fixed.latency.p99} ms`, '≤ 10 ms', fixed.latency.p99 <= 10);
-    row('  achieved rate / p50 / p90 / max', `${fixed.requests.average.toFixed(0)} req/s`, `${fixed.latency.p50} / ${fixed.latency.p90} / ${fixed.latency.max} ms`);
+    row('recommendations at a fixed 500 req/s: p99 latency', `${fixed.p99} ms`, '≤ 10 ms', fixed.p99 <= 10);
+    row('  achieved rate / p50 / p90 / max', `${fixed.achieved.toFixed(0)} req/s`, `${fixed.p50} / ${fixed.p90} / ${fixed.max} ms`);
+    row('{ __typename } at a fixed 500 req/s: p99 latency (the floor)', `${fixedBase.p99} ms`, `p50 ${fixedBase.p50} ms`);
     const pick = (r) => ({ requestsPerSecond: r.requests.average, latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max }, total: r.requests.total, non2xx: r.non2xx, errors: r.errors });
-    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: pick(fixed) };
+    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, typenameFixedRate500: fixedBase };
   } finally {
     if (api) {
       api.child.kill('SIGTERM');

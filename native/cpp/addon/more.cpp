@@ -398,9 +398,11 @@ class TopKBatchJob : public Task {
  public:
   TopKBatchJob(const Args& a, bool cosine) : Task(a, cosine ? "clientele.similarItems" : "clientele.topKBatch"), cosine_(cosine) {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
-    // The item matrix (the whole catalogue: 100k × 64 is 6.4M values) is checked for NaN and
-    // Infinity in Run(), on the worker thread: checking it here cost milliseconds of event
-    // loop on every serving batch.
+    // The item matrix (the whole catalogue: 100k × 64 is 6.4M values) is not re-checked for
+    // NaN/Infinity on every call, as in topK: a non-finite score is dropped by the selector,
+    // so bad factors can only lose items, never break the ordering. The typed wrapper checks
+    // the matrix once, when its ItemScorer is built. (Checking here cost ~3 ms per serving
+    // batch, first on the event loop, then on the worker.)
     rows_ = read_matrix(a, this, "items", d_, items_, /*finite=*/false);
     if (cosine_) {
       // Queries are item indices into `items`; each item is excluded from its own list.
@@ -448,10 +450,6 @@ class TopKBatchJob : public Task {
 
  protected:
   void Run(const RunContext& ctx) override {
-    for (size_t i = 0; i < items_.length; ++i)
-      if (!std::isfinite(items_.data[i]))
-        throw_range(std::string(cosine_ ? "similarItems" : "topKBatch") + ": items: expected finite numbers, received " +
-                    std::to_string(items_.data[i]) + " at index " + std::to_string(i));
     if (!cosine_ && !cand_.data && nq_ > 1) {
       RunBlocked(ctx);
       return;

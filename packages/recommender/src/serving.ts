@@ -100,6 +100,10 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** New interactions read per statement, and statements per poll, to keep seen items current. */
+const CATCH_UP_ROWS = 10_000;
+const CATCH_UP_CHUNKS = 20;
+
 /** How far back each catalogue refresh looks before the previous one started. */
 const CATALOGUE_OVERLAP_MS = 10_000;
 
@@ -348,13 +352,16 @@ export class ModelServer {
    */
   private async catchUp(target: Loaded | null = this.loaded): Promise<void> {
     if (!target) return;
-    const fresh = await this.db
-      .select({ id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId })
-      .from(interactions)
-      .where(gt(interactions.id, target.lastInteraction))
-      .orderBy(interactions.id)
-      .limit(100_000);
-    if (fresh.length > 0) {
+    // In chunks, yielding between them: after a bulk import, reading 100k rows in one go held
+    // the event loop for ~300 ms. At most CATCH_UP_CHUNKS per poll; the rest on the next.
+    for (let chunk = 0; chunk < CATCH_UP_CHUNKS; chunk++) {
+      const fresh = await this.db
+        .select({ id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId })
+        .from(interactions)
+        .where(gt(interactions.id, target.lastInteraction))
+        .orderBy(interactions.id)
+        .limit(CATCH_UP_ROWS);
+      if (fresh.length === 0) break;
       const rowById = new Map<number, number>();
       // Only customers in the model matter here; map their internal ids once per batch.
       const wanted = new Set(fresh.map((r) => r.customerId));
@@ -370,6 +377,8 @@ export class ModelServer {
         set.add(i);
       }
       target.lastInteraction = fresh[fresh.length - 1]?.id ?? target.lastInteraction;
+      if (fresh.length < CATCH_UP_ROWS) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const since = this.auditSince;
     const changes = await this.db
