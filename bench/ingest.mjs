@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { rng, startApi } from './lib.mjs';
+import { freshDatabase, rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -71,40 +71,15 @@ async function generate(file, n) {
 /** Child: import the file into one target and print one JSON line. */
 async function child(target, file) {
   const { importFile } = await import('@clientele/ingest');
-  const { openDatabase, migrate } = await import('@clientele/db');
+  const { migrate } = await import('@clientele/db');
   const { ContactCipher, generateKeyringEntry } = await import('@clientele/privacy');
   let peak = 0;
   const sample = () => {
     peak = Math.max(peak, process.memoryUsage().rss);
   };
   const timer = setInterval(sample, 50);
-  let database;
-  let dropDatabase = async () => {};
-  if (target === 'postgres') {
-    const pg = (await import('pg')).default;
-    const name = `clientele_bench_ingest_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: serverUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    database = await openDatabase({ kind: 'postgres', url: url.toString() }, { applicationName: 'clientele-bench', maxConnections: 4 });
-    dropDatabase = async () => {
-      const dropper = new pg.Client({ connectionString: serverUrl });
-      await dropper.connect();
-      await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await dropper.end();
-    };
-  } else {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'clientele-bench-embedded-'));
-    database = await openDatabase({ kind: 'embedded', dataDir: dir });
-    const close = database.close.bind(database);
-    database.close = async () => {
-      await close();
-      rmSync(dir, { recursive: true, force: true });
-    };
-  }
+  const fresh = await freshDatabase(`ingest_${target}`, target === 'postgres' ? serverUrl : null);
+  const database = await fresh.open({ applicationName: 'clientele-bench' });
   try {
     await migrate(database);
     const store = { db: database.db, cipher: new ContactCipher([generateKeyringEntry('bench')]), interactionTypes: ['view', 'click', 'add_to_cart', 'purchase', 'rating'] };
@@ -157,25 +132,18 @@ async function child(target, file) {
   } finally {
     clearInterval(timer);
     await database.close();
-    await dropDatabase();
+    await fresh.drop();
   }
 }
 
 /** trackInteractions over HTTP: the API in its own process on a fresh PostgreSQL database. */
 async function overHttp() {
-  const pg = (await import('pg')).default;
-  const { openDatabase, migrate } = await import('@clientele/db');
+  const { migrate } = await import('@clientele/db');
   const { createApiKey } = await import('@clientele/auth');
-  const name = `clientele_bench_http_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
+  const fresh = await freshDatabase('http', serverUrl);
   let api = null;
   try {
-    const database = await openDatabase({ kind: 'postgres', url: url.toString() }, { maxConnections: 2 });
+    const database = await fresh.open({ maxConnections: 2 });
     let key;
     try {
       await migrate(database);
@@ -184,7 +152,7 @@ async function overHttp() {
       await database.close();
     }
     const keyring = `bench:${randomBytes(32).toString('base64')}`;
-    api = await startApi({ DATABASE_URL: url.toString(), CLIENTELE_ENCRYPTION_KEYS: keyring, NODE_ENV: 'production', CLIENTELE_API_RUNS_JOBS: 'off' });
+    api = await startApi({ ...fresh.env, CLIENTELE_ENCRYPTION_KEYS: keyring, NODE_ENV: 'production', CLIENTELE_API_RUNS_JOBS: 'off' });
     const base = api.url;
     const next = rng(11);
     const types = ['view', 'view', 'view', 'click', 'add_to_cart', 'purchase'];
@@ -228,10 +196,7 @@ async function overHttp() {
       api.child.kill('SIGTERM');
       await once(api.child, 'exit');
     }
-    const dropper = new pg.Client({ connectionString: serverUrl });
-    await dropper.connect();
-    await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await dropper.end();
+    await fresh.drop();
   }
 }
 

@@ -1,23 +1,63 @@
 // Helpers shared by the benchmark scripts.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@clientele/compute';
+import { openDatabase } from '@clientele/db';
+import pg from 'pg';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** A seeded generator of numbers in [0, 1) (mulberry32): benchmark data is the same every run. */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+/** The shared datasets (MovieLens, Online Retail): CLIENTELE_DATASETS, or ../shared/datasets next to the repository. */
+export function datasetsFolder() {
+  for (const candidate of [process.env.CLIENTELE_DATASETS, path.resolve(root, '../shared/datasets')]) {
+    if (candidate && existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/**
+ * A fresh database for one benchmark case: a PostgreSQL database created on `pgServer` (a
+ * server URL) and dropped by drop(), or, without a server, an embedded one in a temporary
+ * folder. `env` points a `clientele` process at it; open() connects from this process.
+ */
+export async function freshDatabase(label, pgServer) {
+  if (pgServer) {
+    const name = `clientele_bench_${label}_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: pgServer });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.end();
+    const url = new URL(pgServer);
+    url.pathname = `/${name}`;
+    return {
+      env: { DATABASE_URL: url.toString() },
+      open: (options = {}) => openDatabase({ kind: 'postgres', url: url.toString() }, { maxConnections: 4, ...options }),
+      async drop() {
+        const c = new pg.Client({ connectionString: pgServer });
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await c.end();
+      },
+    };
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), `clientele-bench-${label}-`));
+  return {
+    env: { CLIENTELE_DATA_DIR: dir },
+    open: () => openDatabase({ kind: 'embedded', dataDir: dir }),
+    async drop() {
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
+
+/** The product's seeded generator: benchmark data is the same every run. */
+export const rng = seededRandom;
 
 /** A TCP port free on 127.0.0.1 right now. */
 export function freePort() {

@@ -16,8 +16,7 @@
 // Usage: node recommender.mjs [--only=quality,serving] [--seconds=10]
 // Database: the embedded one in a temporary folder, or PostgreSQL when BENCH_PG_URL is set
 // (a fresh database is created there and dropped afterwards).
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { createApiKey } from '@clientele/auth';
 import { cpuFeatures } from '@clientele/compute';
-import { migrate, openDatabase } from '@clientele/db';
+import { migrate } from '@clientele/db';
 import { trackInteractions } from '@clientele/domain';
 import { JobQueue } from '@clientele/jobs';
 import { ContactCipher, generateKeyringEntry } from '@clientele/privacy';
@@ -38,8 +37,7 @@ import {
   registerTrainingJob,
   saveModelVersion,
 } from '@clientele/recommender';
-import pg from 'pg';
-import { pacedLoad, rng, startApi } from './lib.mjs';
+import { datasetsFolder, freshDatabase, pacedLoad, rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -48,7 +46,7 @@ const arg = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.sl
 const only = arg('only', 'quality,serving').split(',');
 const seconds = Number(arg('seconds', '10'));
 const pgServer = process.env.BENCH_PG_URL ?? null;
-const datasets = path.resolve(root, '../shared/datasets');
+const datasets = datasetsFolder() ?? path.resolve(root, '../shared/datasets');
 const results = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: cpuFeatures().kernel, node: process.version }, database: pgServer ? 'postgres' : 'embedded' };
 const actor = { type: 'system', name: 'bench' };
 const rows = [];
@@ -56,38 +54,6 @@ const rows = [];
 function row(name, value, target, pass) {
   rows.push({ name, value, target, pass });
   console.log(`${name.padEnd(58)} ${String(value).padStart(14)}  ${(target ?? '').padEnd(26)} ${pass === undefined ? '' : pass ? 'ok' : 'MISSED'}`);
-}
-
-/** A fresh database: PostgreSQL (created, dropped at the end) or embedded in a temporary folder. */
-async function freshDatabase(label) {
-  if (pgServer) {
-    const name = `clientele_bench_${label}_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: pgServer });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    const url = new URL(pgServer);
-    url.pathname = `/${name}`;
-    const env = { DATABASE_URL: url.toString() };
-    return {
-      env,
-      open: () => openDatabase({ kind: 'postgres', url: url.toString() }, { maxConnections: 4 }),
-      async drop() {
-        const c = new pg.Client({ connectionString: pgServer });
-        await c.connect();
-        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await c.end();
-      },
-    };
-  }
-  const dir = mkdtempSync(path.join(os.tmpdir(), `clientele-bench-${label}-`));
-  return {
-    env: { CLIENTELE_DATA_DIR: dir },
-    open: () => openDatabase({ kind: 'embedded', dataDir: dir }),
-    async drop() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Raw SQL through the driver (PGlite or the pg pool): both answer { rows }. */
@@ -168,7 +134,7 @@ async function quality() {
     console.log(`quality: skipped (${datasets}/ml-latest-small is absent)`);
     return;
   }
-  const target = await freshDatabase('movielens');
+  const target = await freshDatabase('movielens', pgServer);
   const database = await target.open();
   try {
     await migrate(database);
@@ -287,7 +253,7 @@ function cannon(options) {
 const RECOMMEND = 'query($c: ID!) { recommendations(customerId: $c, first: 10) { item { id } score } }';
 
 async function serving() {
-  const target = await freshDatabase('serving');
+  const target = await freshDatabase('serving', pgServer);
   let api = null;
   try {
     const database = await target.open();

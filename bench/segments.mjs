@@ -11,12 +11,12 @@
 //    silhouette on a sample, profiles in original units, labels). Target: under 20 s.
 //
 // Usage: node segments.mjs [--customers=1000000] [--restarts=3]
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuFeatures } from '@clientele/compute';
-import { migrate, openDatabase } from '@clientele/db';
+import { migrate } from '@clientele/db';
 import { importFile } from '@clientele/ingest';
 import { ContactCipher, generateKeyringEntry } from '@clientele/privacy';
 import {
@@ -28,7 +28,7 @@ import {
   validateScoreModelParams,
   validateSegmentationParams,
 } from '@clientele/segments';
-import { rng } from './lib.mjs';
+import { datasetsFolder, freshDatabase, rng } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -44,21 +44,14 @@ function row(name, figure, target, ok) {
 }
 
 
-function datasetsFolder() {
-  for (const candidate of [process.env.CLIENTELE_DATASETS, path.resolve(here, '../../shared/datasets')]) {
-    if (candidate && existsSync(path.join(candidate, 'online-retail-sample', 'OnlineRetail.csv'))) return candidate;
-  }
-  return null;
-}
-
 async function onlineRetail() {
   const datasets = datasetsFolder();
-  if (!datasets) {
+  if (!datasets || !existsSync(path.join(datasets, 'online-retail-sample', 'OnlineRetail.csv'))) {
     console.log('Online Retail: skipped (../shared/datasets/online-retail-sample/OnlineRetail.csv is absent)');
     return;
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'clientele-bench-segments-'));
-  const database = await openDatabase({ kind: 'embedded', dataDir: dir });
+  const target = await freshDatabase('segments', null);
+  const database = await target.open();
   try {
     await migrate(database);
     const store = { db: database.db, cipher: new ContactCipher([generateKeyringEntry('bench')]), interactionTypes: ['view', 'click', 'add_to_cart', 'purchase', 'rating'] };
@@ -84,7 +77,7 @@ async function onlineRetail() {
     row('Online Retail value model (linear, next-period spend)', `R² ${Number(value.metrics['r2']).toFixed(3)}, RMSE ${Number(value.metrics['rmse']).toFixed(0)}`, '', true);
   } finally {
     await database.close();
-    rmSync(dir, { recursive: true, force: true });
+    await target.drop();
   }
 }
 

@@ -87,8 +87,9 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
 
   it('survives many calls refused half-way through reading their arguments', async () => {
     // Each of these fails after the call has started reading its options (the progress callback,
-    // the init name, k against n); a worker half-built by such a call used to be finalised later
-    // into freed memory, crashing the process some time after the test.
+    // the init name, the factor count); a worker half-built by such a call used to be finalised
+    // later into freed memory. In a normal build that crashed only now and then; against the
+    // AddressSanitizer build (npm run test:sanitize, in CI) this test reports it on every run.
     const native = loadNative() as unknown as Record<string, Fn>;
     for (let i = 0; i < 300; i++) {
       await settle(() => native['kmeans']!({ data: f32(4), dim: 2, k: 1, onProgress: 3 }));

@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createApiKey, createUser, type Scope } from '@clientele/auth';
 import { loadConfig } from '@clientele/config';
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
@@ -59,6 +64,42 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await server.close();
       await services.jobs.stop();
       await database.close();
+    },
+  };
+}
+
+const cliBin = fileURLToPath(new URL('../bin/clientele.js', import.meta.url));
+
+/** Runs `clientele …` as its own process with only the given environment (plus PATH and HOME). */
+export function runCli(args: string[], env: Record<string, string | undefined>, input?: string) {
+  const result = spawnSync(process.execPath, [cliBin, ...args], {
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_ENV: 'test', ...env },
+    encoding: 'utf8',
+    input,
+    // Each call starts Node and opens the database; on a loaded 2-core machine that is slow.
+    timeout: 180_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export interface CliWorkspace {
+  /** A temporary folder, removed by close(). */
+  dir: string;
+  /** The configuration the CLI is run with: a fresh PostgreSQL database on the PostgreSQL pass, else an embedded one in `dir`. */
+  env: Record<string, string | undefined>;
+  close(): Promise<void>;
+}
+
+export async function cliWorkspace(prefix: string): Promise<CliWorkspace> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const database = process.env['DATABASE_URL'] ? await createTestDatabase() : undefined;
+  const env = { ...(database ? { DATABASE_URL: database.url } : {}), CLIENTELE_DATA_DIR: path.join(dir, 'data') };
+  return {
+    dir,
+    env,
+    async close() {
+      await database?.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,11 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './helpers.js';
+import { cliWorkspace, runCli, startTestApp, type CliWorkspace, type TestApp } from './helpers.js';
 
 const CUSTOMERS_CSV = [
   'id,email,name,country,email_consent',
@@ -84,30 +80,19 @@ describe('bulk import by upload', () => {
   });
 });
 
-const bin = fileURLToPath(new URL('../bin/clientele.js', import.meta.url));
-
 describe('clientele import', () => {
-  let dir: string;
-  let database: TestDatabase | undefined;
-  let env: Record<string, string | undefined>;
-  const cli = (args: string[]) =>
-    spawnSync(process.execPath, [bin, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NODE_ENV: 'test', ...env }, encoding: 'utf8', timeout: 180_000 });
+  let workspace: CliWorkspace;
+  const cli = (args: string[]) => runCli(args, workspace.env);
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'clientele-import-'));
-    if (process.env['DATABASE_URL']) {
-      database = await createTestDatabase();
-      env = { DATABASE_URL: database.url, CLIENTELE_DATA_DIR: path.join(dir, 'data') };
-    } else {
-      env = { CLIENTELE_DATA_DIR: path.join(dir, 'data') };
-    }
+    workspace = await cliWorkspace('clientele-import-');
   });
   afterAll(async () => {
-    await database?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await workspace?.close();
   });
 
   it('imports a file with a summary and a rejection report, and a re-import changes nothing', { timeout: 600_000 }, () => {
+    const { dir } = workspace;
     const file = path.join(dir, 'customers.csv');
     writeFileSync(file, CUSTOMERS_CSV);
     const report = path.join(dir, 'rejected.csv');

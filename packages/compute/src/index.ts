@@ -35,3 +35,4 @@ export {
   type TopKResult,
 } from './scoring.js';
 export { FACTORS_FORMAT_VERSION, deserializeFactors, serializeFactors, type FactorModel } from './serialize.js';
+export { seededRandom } from './random.js';

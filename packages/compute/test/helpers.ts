@@ -1,20 +1,12 @@
 import { isNativeBuilt } from '../src/index.js';
+import { seededRandom } from '../src/random.js';
 
 /** Tests need the compiled addon; without it they are skipped with a message. */
 export const built = isNativeBuilt();
 if (!built) console.warn('@clientele/compute tests skipped: the native addon is not built (run npm run build).');
 
-/** Small deterministic PRNG (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator, for test data. */
+export const rng = seededRandom;
 
 export function randn(r: () => number): number {
   const u = Math.max(r(), 1e-12);

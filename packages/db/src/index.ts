@@ -19,4 +19,5 @@ export type { Database, DatabaseHandle, Executor, OpenOptions, Schema, Transacti
 export { migrate, migrationsFolder } from './migrate.js';
 export { DatabaseSetupError } from './errors.js';
 export { recordAudit } from './audit.js';
+export { BULK_WRITE_ROWS, refreshStatistics } from './statistics.js';
 export type { AuditEntry, AuditActor } from './audit.js';

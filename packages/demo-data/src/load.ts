@@ -1,4 +1,4 @@
-import { customers, interactions, items, recordAudit, selectRows, type Database } from '@clientele/db';
+import { customers, interactions, items, recordAudit, refreshStatistics, selectRows, type Database } from '@clientele/db';
 import { count, param, sql } from 'drizzle-orm';
 import type { ContactCipher } from '@clientele/privacy';
 import { generateDemoData, INTERACTION_TYPES, type DemoData, type DemoOptions } from './generate.js';
@@ -115,9 +115,7 @@ export async function loadDemoData(
       details: { customers: data.customers.length, items: data.items.length, interactions: total },
     });
   });
-  // Fresh planner statistics: the embedded database has no autovacuum, and plans made for
-  // empty tables (nested loops over "1 row") make the first feature or training query crawl.
-  await db.execute(sql`ANALYZE ${customers}, ${items}, ${interactions}`);
+  await refreshStatistics(db);
   return { loaded: true, customers: data.customers.length, items: data.items.length, interactions: total };
 }
 

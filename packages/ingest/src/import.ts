@@ -4,8 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { customers, interactions, items, recordAudit, type AuditActor, type DatabaseHandle } from '@clientele/db';
-import { sql } from 'drizzle-orm';
+import { BULK_WRITE_ROWS, recordAudit, refreshStatistics, type AuditActor, type DatabaseHandle } from '@clientele/db';
 import {
   MAX_BATCH,
   customerValidator,
@@ -852,11 +851,7 @@ export async function importFile(database: DatabaseHandle, options: ImportOption
     await run.drain();
     const summary = summarise(run);
     await run.sessions.transaction((session) => finishJob(session, run.jobId, 'completed', run.progress('done'), null));
-    // Fresh planner statistics after a bulk load: the embedded database has no autovacuum, and
-    // on PostgreSQL it may not have run yet; plans made for near-empty tables (nested loops
-    // over "1 row") make the next feature or training query take seconds instead of
-    // milliseconds. Sampled, so cheap even on large tables.
-    if (summary.accepted > 0) await database.db.execute(sql`ANALYZE ${customers}, ${items}, ${interactions}`);
+    if (summary.accepted >= BULK_WRITE_ROWS) await refreshStatistics(database.db);
     await recordAudit(database.db, {
       actor: options.actor,
       operation: 'import.completed',

@@ -367,10 +367,15 @@ export class JobQueue {
   private async workKind(kind: string): Promise<void> {
     if (this.bossWorkers.has(kind)) return;
     this.bossWorkers.add(kind);
-    const boss = await this.ensureQueue(kind);
-    await boss.work<{ jobId: string }>(bossQueue(kind), { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => {
-      if (job) await this.execute(job.data.jobId);
-    });
+    try {
+      const boss = await this.ensureQueue(kind);
+      await boss.work<{ jobId: string }>(bossQueue(kind), { batchSize: 1, pollingIntervalSeconds: 1 }, async ([job]) => {
+        if (job) await this.execute(job.data.jobId);
+      });
+    } catch (error) {
+      this.bossWorkers.delete(kind); // a later start may try again
+      throw error;
+    }
   }
 
   /** Creates the kind's pg-boss queue once per process (sending to a missing queue fails). */

@@ -83,6 +83,8 @@ interface Loaded {
   /** Score offset per user row (explicit: μ + b_u); 0 for implicit. */
   offset: (row: number) => number;
   userRowByExternal: Map<string, number>;
+  /** Model row of each internal customer id (fixed for a version, unlike the external ids). */
+  userRowById: Map<number, number>;
   itemRowById: Map<number, number>;
   popularity: Int32Array;
   similar: ItemScorer | null;
@@ -308,6 +310,8 @@ export class ModelServer {
     const scorer = new ItemScorer(itemMatrix, dim);
     const itemRowById = new Map<number, number>();
     model.itemIds.forEach((id, row) => itemRowById.set(id, row));
+    const userRowById = new Map<number, number>();
+    model.userIds.forEach((id, row) => userRowById.set(id, row));
     const popularity = Int32Array.from({ length: nItems }, (_, i) => i).sort((a, b) => (model.popularity[b] ?? 0) - (model.popularity[a] ?? 0) || a - b);
     const loaded: Loaded = {
       version,
@@ -317,7 +321,8 @@ export class ModelServer {
       scorer,
       queries,
       offset,
-      userRowByExternal: await this.customerRows(model),
+      userRowByExternal: await this.customerRows(model, userRowById),
+      userRowById,
       itemRowById,
       popularity,
       similar: null,
@@ -330,9 +335,7 @@ export class ModelServer {
   }
 
   /** External id → user row for the model's customers that still exist. */
-  private async customerRows(model: ModelArtifact): Promise<Map<string, number>> {
-    const rowById = new Map<number, number>();
-    model.userIds.forEach((id, row) => rowById.set(id, row));
+  private async customerRows(model: ModelArtifact, rowById: Map<number, number>): Promise<Map<string, number>> {
     const map = new Map<string, number>();
     const ids = [...model.userIds];
     for (let i = 0; i < ids.length; i += 50_000) {
@@ -362,14 +365,8 @@ export class ModelServer {
         .orderBy(interactions.id)
         .limit(CATCH_UP_ROWS);
       if (fresh.length === 0) break;
-      const rowById = new Map<number, number>();
-      // Only customers in the model matter here; map their internal ids once per batch.
-      const wanted = new Set(fresh.map((r) => r.customerId));
-      target.model.userIds.forEach((id, row) => {
-        if (wanted.has(id)) rowById.set(id, row);
-      });
       for (const r of fresh) {
-        const u = rowById.get(r.customerId);
+        const u = target.userRowById.get(r.customerId);
         const i = target.itemRowById.get(r.itemId);
         if (u === undefined || i === undefined) continue;
         let set = target.recent.get(u);
@@ -389,7 +386,7 @@ export class ModelServer {
       .limit(1);
     if (changes[0]) {
       this.auditSince = changes[0].at;
-      target.userRowByExternal = await this.customerRows(target.model);
+      target.userRowByExternal = await this.customerRows(target.model, target.userRowById);
     }
   }
 

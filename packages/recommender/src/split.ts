@@ -1,5 +1,6 @@
 import { subset, type Dataset } from './data.js';
 import type { SplitParams } from './params.js';
+import { seededRandom } from '@clientele/compute';
 
 // Held-out splits over the pairs of a dataset: a training part, a validation part (for tuning)
 // and a test part (for the reported figures).
@@ -12,17 +13,8 @@ export interface Split {
   description: string;
 }
 
-/** Small, fast, seeded generator (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator used for splits and the random search (kept under its old name). */
+export const random = seededRandom;
 
 function part(data: Dataset, labels: Uint8Array, label: number): Dataset {
   const positions: number[] = [];

@@ -1,15 +1,12 @@
 // Small numeric helpers shared by segmentation and the score models.
+import { seededRandom as mulberry32 } from '@clientele/compute';
 
-/** A deterministic 32-bit PRNG (mulberry32): the same seed gives the same stream everywhere. */
+/**
+ * The shared seeded generator (mulberry32), with the seed mixed first so segmentation samples
+ * do not follow the same stream as other users of the same seed.
+ */
 export function seededRandom(seed: number): () => number {
-  let state = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(((seed >>> 0) ^ 0x9e3779b9) >>> 0);
 }
 
 /** `count` distinct indices from [0, n), in increasing order, chosen with the seed. */

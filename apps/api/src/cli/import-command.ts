@@ -4,6 +4,7 @@ import type { Store } from '@clientele/domain';
 import { IMPORT_KINDS, importFile, listImportJobs, writeRejectionReport, type ImportKind, type ImportProgress, type ImportSummary } from '@clientele/ingest';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { progressPrinter } from './progress.js';
+import { positiveInt } from './options.js';
 
 // `clientele import FILE --kind …` (a streamed bulk import with a progress bar and a rejection
 // report), `clientele imports list` and `clientele imports rejections JOB`.
@@ -21,12 +22,6 @@ function mappingPair(value: string, previous: Record<string, string> = {}): Reco
   return { ...previous, [value.slice(0, at).trim()]: value.slice(at + 1).trim() };
 }
 
-function positiveInt(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
-    return Number(value);
-  };
-}
 
 function summaryLines(summary: ImportSummary): string[] {
   const counts = (c: { created: number; updated: number; unchanged: number }) => `${c.created} created, ${c.updated} updated, ${c.unchanged} unchanged`;

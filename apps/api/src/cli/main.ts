@@ -33,6 +33,7 @@ import { createCipher, createServices } from '../services.js';
 import { progressPrinter } from './progress.js';
 import { registerImportCommands } from './import-command.js';
 import { registerRecommenderCommands } from './recommender-command.js';
+import { positiveInt } from './options.js';
 
 const cliActor = { type: 'cli' as const, name: process.env['USER'] ?? 'cli' };
 
@@ -52,12 +53,6 @@ function isUserError(error: unknown): error is Error {
 
 class UsageError extends Error {}
 
-function positiveInt(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
-    return Number(value);
-  };
-}
 
 function portNumber(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535, got '${value}'`);

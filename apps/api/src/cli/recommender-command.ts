@@ -13,6 +13,7 @@ import {
 } from '@clientele/recommender';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { progressPrinter } from './progress.js';
+import { number } from './options.js';
 
 // `clientele train …` (a training job, followed with a progress bar) and `clientele models
 // list | activate | rollback` (the registry).
@@ -23,13 +24,6 @@ export interface RecommenderCommandDeps {
   cliActor: AuditActor;
 }
 
-function number(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got '${value}'`);
-    return n;
-  };
-}
 
 function weightList(value: string): Record<string, number> {
   const out: Record<string, number> = {};

@@ -16,6 +16,7 @@ import {
 } from '@clientele/recommender';
 import type { Context, Services } from '../context.js';
 import { addJobKinds } from '../jobs.js';
+import { connectionFields } from './connections.js';
 
 // Recommendations over GraphQL: serving from the process's ModelServer, the model registry,
 // and training jobs. Every process that builds services (API or `clientele worker`) can run
@@ -161,10 +162,5 @@ export const recommenderResolvers: Resolvers<Context> = {
     kind: (m: ModelVersion) => toKind(m.kind),
     active: async (m, _args, context) => (await currentActivation(context.services.database.db))?.version === m.version,
   },
-  RecommenderModelConnection: {
-    edges: (page) => page.nodes.map((node, i) => ({ cursor: page.cursors[i] ?? '', node })),
-    nodes: (page) => page.nodes,
-    pageInfo: (page) => ({ hasNextPage: page.hasNextPage, hasPreviousPage: page.hasPreviousPage, startCursor: page.cursors[0] ?? null, endCursor: page.cursors.at(-1) ?? null }),
-    totalCount: (page) => (page.totalCount ? page.totalCount() : page.nodes.length),
-  },
+  RecommenderModelConnection: connectionFields<ModelVersion>(),
 };

@@ -28,10 +28,10 @@ import {
   type CustomerRecord,
   type InteractionRecord,
   type ItemRecord,
-  type Page,
 } from '@clientele/domain';
 import type { Resolvers, Scope } from '@clientele/graphql';
 import type { Context } from '../context.js';
+import { connectionFields } from './connections.js';
 import { DateTimeScalar, JSONScalar } from './scalars.js';
 
 const toScope = (scope: AuthScope): Scope => scope.toUpperCase() as Uppercase<AuthScope>;
@@ -41,20 +41,6 @@ function actorOf(context: Context): AuditActor {
   return describePrincipal(context.principal);
 }
 
-/** Field resolvers shared by every connection type (the parent is a domain Page). */
-function connectionFields<T>() {
-  return {
-    edges: (page: Page<T>) => page.nodes.map((node, i) => ({ cursor: page.cursors[i] ?? '', node })),
-    nodes: (page: Page<T>) => page.nodes,
-    pageInfo: (page: Page<T>) => ({
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: page.cursors[0] ?? null,
-      endCursor: page.cursors.at(-1) ?? null,
-    }),
-    totalCount: (page: Page<T>) => (page.totalCount ? page.totalCount() : page.nodes.length),
-  };
-}
 
 export const resolvers: Resolvers<Context> = {
   DateTime: DateTimeScalar,

@@ -1,5 +1,4 @@
 import { describePrincipal, requireScope } from '@clientele/auth';
-import type { Page } from '@clientele/domain';
 import type { FeatureChoiceInput, Resolvers, ScoreDirection, ScoreKind as ScoreKindName, ScoreModelInput, SegmentationRunInput } from '@clientele/graphql';
 import {
   FEATURE_DEFINITIONS,
@@ -40,6 +39,7 @@ import {
 } from '@clientele/segments';
 import DataLoader from 'dataloader';
 import type { Context } from '../context.js';
+import { connectionFields } from './connections.js';
 import { addJobKinds } from '../jobs.js';
 
 // Customer intelligence over GraphQL: segmentation runs (as jobs), rule segments, churn and value
@@ -70,19 +70,6 @@ function modelRequest(input: ScoreModelInput | null | undefined): Record<string,
   return request({ ...rest, features: features(rest.features), referenceDate: rest.referenceDate?.toISOString(), activation: autoActivate ? 'if-better' : 'never' });
 }
 
-function connection<T>() {
-  return {
-    edges: (page: Page<T>) => page.nodes.map((node, i) => ({ cursor: page.cursors[i] ?? '', node })),
-    nodes: (page: Page<T>) => page.nodes,
-    pageInfo: (page: Page<T>) => ({
-      hasNextPage: page.hasNextPage,
-      hasPreviousPage: page.hasPreviousPage,
-      startCursor: page.cursors[0] ?? null,
-      endCursor: page.cursors.at(-1) ?? null,
-    }),
-    totalCount: (page: Page<T>) => (page.totalCount ? page.totalCount() : page.nodes.length),
-  };
-}
 
 interface Loaders {
   segment: DataLoader<number, CustomerSegment | null>;
@@ -236,7 +223,7 @@ export const segmentsResolvers: Resolvers<Context> = {
     medians: (p) => p.medians,
     ranks: (p) => p.position.ranks,
   },
-  SegmentationRunConnection: connection(),
+  SegmentationRunConnection: connectionFields(),
   Segment: {
     count: async (segment, _args, context) => {
       requireScope(context.principal, 'read');
@@ -249,7 +236,7 @@ export const segmentsResolvers: Resolvers<Context> = {
     },
     definition: (segment) => segment.definition,
   },
-  SegmentConnection: connection(),
+  SegmentConnection: connectionFields(),
   ScoreModel: {
     kind: (model) => toKind(model.kind),
     metrics: (model) => metricsOf(model),
@@ -265,7 +252,7 @@ export const segmentsResolvers: Resolvers<Context> = {
     timings: (model) => model.timings,
     job: (model, _args, context) => (model.jobId ? context.services.jobs.get(model.jobId) : null),
   },
-  ScoreModelConnection: connection(),
+  ScoreModelConnection: connectionFields(),
   Customer: {
     features: async (customer, { referenceDate, windowDays }, context) => {
       requireScope(context.principal, 'read');
