@@ -172,6 +172,9 @@ export interface RawTopKBatchOptions extends RawCommon {
   excludeIndptr?: Int32Array;
   excludeIndices?: Int32Array;
   candidates?: Int32Array;
+  /** Half-float copy from halfCopy() (not with candidates): the scan reads it, the winners are rescored from items. */
+  itemsHalf?: Uint16Array;
+  maxNorm?: number;
 }
 
 export interface RawSimilarOptions extends RawCommon {

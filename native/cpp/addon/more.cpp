@@ -177,6 +177,9 @@ class ImplicitJob : public Task {
     p_.factors = static_cast<size_t>(a.integer("factors", 1, 1024, int64_t{64}));
     p_.iterations = static_cast<int>(a.integer("iterations", 1, 100000, int64_t{15}));
     p_.reg = a.number("regularization", 0, 1e9, 0.01);
+    // Frequency-scaled λ: λ·(n + offset)^exponent per row (exponent 0 = constant λ).
+    p_.reg_exponent = a.number("regularizationExponent", 0, 2, 0.0);
+    p_.reg_offset = a.number("regularizationOffset", 0, 1e9, 0.0);
     p_.alpha = a.number("alpha", 0, 1e9, 1.0);
     p_.cg_steps = static_cast<int>(a.integer("cgSteps", 1, 1000, int64_t{3}));
     std::string solver = a.string("solver", "cg");
@@ -441,6 +444,14 @@ class TopKBatchJob : public Task {
       check_index(a, "candidates", cand_.data, cand_.length, rows_, "item count");
       Keep(a.get("candidates"));
     }
+    if (!cosine_ && a.has("itemsHalf")) {
+      // The half copy made by halfCopy: the scan reads it, the best rows are rescored from items.
+      half_ = a.typed<uint16_t>("itemsHalf");
+      if (half_.length != items_.length)
+        a.range_error("itemsHalf", "the same length as items (" + std::to_string(items_.length) + ")", "length " + std::to_string(half_.length));
+      max_norm_ = static_cast<float>(a.number("maxNorm", 0, 1e30));
+      Keep(a.get("itemsHalf"));
+    }
     size_t avail = cand_.data ? cand_.length : rows_;
     k_ = std::min(k_, avail);
     idx_ = NewInt32(checked_mul(nq_, k_, "queries × k"), &idx_slot_);
@@ -450,7 +461,7 @@ class TopKBatchJob : public Task {
 
  protected:
   void Run(const RunContext& ctx) override {
-    if (!cosine_ && !cand_.data && nq_ > 1) {
+    if (!cosine_ && !cand_.data && (nq_ > 1 || half_.data)) {
       RunBlocked(ctx);
       return;
     }
@@ -528,7 +539,10 @@ class TopKBatchJob : public Task {
         }
       }
     }
-    top_k_batch(*K_, items_.data, rows_, d_, qs.data(), nq_, k_, idx_, sc_, cnt_, ctx);
+    if (half_.data)
+      top_k_batch_half(*K_, items_.data, half_.data, rows_, d_, qs.data(), nq_, k_, max_norm_, idx_, sc_, cnt_, ctx);
+    else
+      top_k_batch(*K_, items_.data, rows_, d_, qs.data(), nq_, k_, idx_, sc_, cnt_, ctx);
   }
 
   Napi::Value Result(Napi::Env env) override {
@@ -544,6 +558,8 @@ class TopKBatchJob : public Task {
   bool cosine_;
   View<float> items_, queries_;
   View<int32_t> sel_, exp_, exi_, cand_;
+  View<uint16_t> half_;
+  float max_norm_ = 0;
   size_t d_ = 1, rows_ = 0, nq_ = 0, k_ = 0;
   int32_t* idx_ = nullptr;
   float* sc_ = nullptr;

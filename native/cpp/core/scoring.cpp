@@ -22,6 +22,7 @@ void dot_batch(const Kernels& K, const float* Q, size_t nq, const float* M, size
 }  // namespace clientele
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -195,57 +196,141 @@ double to_half(const float* M, size_t rows, size_t d, uint16_t* out) {
   return max_norm;
 }
 
-size_t top_k_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery& q,
-                  float max_norm, size_t k, int32_t* idx, float* score, int threads) {
-  if (k == 0 || rows == 0) return 0;
+namespace {
+
+/** Bound on |q·y − q·half(y)| over all rows y of M, for one query (see top_k_half). */
+float half_margin(const float* query, size_t d, float max_norm) {
   // |q·y − q·half(y)| ≤ 2⁻¹¹·‖q‖·‖y‖ (normal halves) + 2⁻²⁵·‖q‖₁ (subnormal halves); doubled
   // and padded for the float32 rounding of both dot products.
   double qn = 0, q1 = 0;
   for (size_t p = 0; p < d; ++p) {
-    qn += double(q.query[p]) * q.query[p];
-    q1 += std::fabs(q.query[p]);
+    qn += double(query[p]) * query[p];
+    q1 += std::fabs(query[p]);
   }
-  const float margin = static_cast<float>(2.2 * (std::sqrt(qn) * max_norm * (1.0 / 2048 + 1e-6 * d) + q1 * 3e-8) + 1e-30);
+  return static_cast<float>(2.2 * (std::sqrt(qn) * max_norm * (1.0 / 2048 + 1e-6 * d) + q1 * 3e-8) + 1e-30);
+}
+
+/**
+ * Approximate (half-float) scores of one query, offered in row order: keeps every row whose
+ * score is within `margin` of the running k-th best, i.e. every row that could be in the exact
+ * top-k. Excluded rows (sorted) are never kept.
+ */
+class HalfCandidates {
+ public:
+  HalfCandidates(size_t k, float margin, const std::vector<int32_t>* excluded) : k_(k), margin_(margin), excl_(excluded) {
+    heap_.reserve(k);
+  }
+  inline void offer(float s, int32_t j) {
+    if (!(s >= floor_ - margin_)) return;  // also drops NaN
+    if (excl_ && !excl_->empty() && std::binary_search(excl_->begin(), excl_->end(), j)) return;
+    cand_.push_back(j);
+    if (heap_.size() < k_) {
+      heap_.push_back(s);
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<float>());
+      if (heap_.size() == k_) floor_ = heap_.front();
+    } else if (s > heap_.front()) {
+      std::pop_heap(heap_.begin(), heap_.end(), std::greater<float>());
+      heap_.back() = s;
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<float>());
+      floor_ = heap_.front();
+    }
+  }
+  const std::vector<int32_t>& rows() const { return cand_; }
+
+ private:
+  size_t k_;
+  float margin_;
+  const std::vector<int32_t>* excl_;
+  std::vector<float> heap_;
+  std::vector<int32_t> cand_;
+  float floor_ = -std::numeric_limits<float>::infinity();
+};
+
+}  // namespace
+
+size_t top_k_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery& q,
+                  float max_norm, size_t k, int32_t* idx, float* score, int threads) {
+  if (k == 0 || rows == 0) return 0;
+  const float margin = half_margin(q.query, d, max_norm);
   std::vector<int32_t> excl(q.exclude, q.exclude + q.n_exclude);
   std::sort(excl.begin(), excl.end());
   size_t t = static_cast<size_t>(std::max(1, rows < 8192 ? 1 : threads));
   std::vector<std::vector<int32_t>> keep(t);
   parallel_for(static_cast<int>(t), rows, [&](int tid, size_t b, size_t e) {
-    // Running k-th best approximate score (min-heap of k floats); every item within `margin`
-    // of it is kept as a candidate for exact rescoring.
-    std::vector<float> heap;
-    heap.reserve(k);
-    std::vector<int32_t>& cand = keep[static_cast<size_t>(tid)];
+    HalfCandidates cand(k, margin, &excl);
     constexpr size_t kBlock = 512;
     float buf[kBlock];
-    float floor_ = -std::numeric_limits<float>::infinity();
     for (size_t j0 = b; j0 < e; j0 += kBlock) {
       size_t m = std::min(kBlock, e - j0);
       K.dot_rows_half(q.query, H + j0 * d, m, d, buf);
-      for (size_t r = 0; r < m; ++r) {
-        float s = buf[r];
-        if (!(s >= floor_ - margin)) continue;
-        int32_t j = static_cast<int32_t>(j0 + r);
-        if (!excl.empty() && std::binary_search(excl.begin(), excl.end(), j)) continue;
-        cand.push_back(j);
-        if (heap.size() < k) {
-          heap.push_back(s);
-          std::push_heap(heap.begin(), heap.end(), std::greater<float>());
-          if (heap.size() == k) floor_ = heap.front();
-        } else if (s > heap.front()) {
-          std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
-          heap.back() = s;
-          std::push_heap(heap.begin(), heap.end(), std::greater<float>());
-          floor_ = heap.front();
-        }
-      }
+      for (size_t r = 0; r < m; ++r) cand.offer(buf[r], static_cast<int32_t>(j0 + r));
     }
+    keep[static_cast<size_t>(tid)] = cand.rows();
   });
   // Exact rescoring of the candidates (a few times k in practice).
   Selector sel(k, nullptr, 0);
   for (auto& c : keep)
     for (int32_t j : c) sel.offer(K.dot(q.query, M + static_cast<size_t>(j) * d, d), j);
   return sel.finish(idx, score);
+}
+
+void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery* queries,
+                      size_t nq, size_t k, float max_norm, int32_t* idx, float* score, int32_t* counts,
+                      const RunContext& ctx) {
+  if (nq == 0) return;
+  std::vector<float> margins(nq, 0.0f);
+  std::vector<std::vector<int32_t>> excluded(nq);
+  for (size_t q = 0; q < nq; ++q) {
+    if (!queries[q].query) continue;
+    margins[q] = half_margin(queries[q].query, d, max_norm);
+    excluded[q].assign(queries[q].exclude, queries[q].exclude + queries[q].n_exclude);
+    std::sort(excluded[q].begin(), excluded[q].end());
+  }
+  // Blocks of 256 half rows (32 KiB at d = 64) stay in L1/L2 while every query of the batch is
+  // scored against them: the half matrix is read from memory once per batch.
+  const size_t block = std::min<size_t>(1024, std::max<size_t>(32, (32 * 1024) / std::max<size_t>(1, d * sizeof(uint16_t))));
+  size_t t = static_cast<size_t>(std::max(1, ctx.threads));
+  t = std::max<size_t>(1, std::min(t, rows / 8192));
+  // parts[thread][query]: that thread's candidate rows.
+  std::vector<std::vector<std::vector<int32_t>>> parts(t);
+  if (k > 0 && rows > 0) {
+    parallel_for(static_cast<int>(t), rows, [&](int tid, size_t b, size_t e) {
+      std::vector<HalfCandidates> cand;
+      cand.reserve(nq);
+      for (size_t q = 0; q < nq; ++q) cand.emplace_back(queries[q].query ? k : 0, margins[q], &excluded[q]);
+      std::vector<float> buf(block);
+      for (size_t j0 = b; j0 < e; j0 += block) {
+        ctx.check_cancel();
+        size_t m = std::min(block, e - j0);
+        const uint16_t* rowsp = H + j0 * d;
+        for (size_t q = 0; q < nq; ++q) {
+          if (!queries[q].query) continue;
+          K.dot_rows_half(queries[q].query, rowsp, m, d, buf.data());
+          HalfCandidates& c = cand[q];
+          for (size_t r = 0; r < m; ++r) c.offer(buf[r], static_cast<int32_t>(j0 + r));
+        }
+      }
+      auto& out = parts[static_cast<size_t>(tid)];
+      out.resize(nq);
+      for (size_t q = 0; q < nq; ++q) out[q] = cand[q].rows();
+    });
+  }
+  for (size_t q = 0; q < nq; ++q) {
+    size_t n = 0;
+    if (queries[q].query && k > 0) {
+      // Exact float32 rescoring of the candidates: the same result as top_k.
+      Selector sel(k, nullptr, 0);
+      for (auto& p : parts)
+        if (q < p.size())
+          for (int32_t j : p[q]) sel.offer(K.dot(queries[q].query, M + static_cast<size_t>(j) * d, d), j);
+      n = sel.finish(idx + q * k, score + q * k);
+    }
+    for (size_t i = n; i < k; ++i) {
+      idx[q * k + i] = -1;
+      score[q * k + i] = -std::numeric_limits<float>::infinity();
+    }
+    counts[q] = static_cast<int32_t>(n);
+  }
 }
 
 void row_norms(const Kernels& K, const float* M, size_t rows, size_t d, float* out, const RunContext& ctx) {

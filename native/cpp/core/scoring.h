@@ -54,6 +54,16 @@ size_t top_k_half(const Kernels& K, const float* M, const uint16_t* H, size_t ro
 void top_k_batch(const Kernels& K, const float* M, size_t rows, size_t d, const TopKQuery* queries, size_t nq, size_t k,
                  int32_t* idx, float* score, int32_t* counts, const RunContext& ctx);
 
+/**
+ * top_k_batch with the scan over a half-float copy H of M (max_norm = max ‖M[j]‖, as from
+ * to_half): each query keeps the rows that could be in its exact top-k given the conversion
+ * error bound, and those are rescored in float32. Same results as top_k_batch; H is read from
+ * memory once per batch, half the bytes of M.
+ */
+void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery* queries,
+                      size_t nq, size_t k, float max_norm, int32_t* idx, float* score, int32_t* counts,
+                      const RunContext& ctx);
+
 /** Half-float copy of M (rows × d); returns max row norm, or -1 when a value does not fit a half. */
 double to_half(const float* M, size_t n, size_t d, uint16_t* out);
 

@@ -56,8 +56,8 @@ function checkK(check: Check, k: unknown): number {
  */
 export interface ItemScorerOptions {
   /**
-   * Keep a half-float copy of the factors for the single-query scan (default true): half the
-   * memory traffic; the best items are rescored in float32, so results are the same.
+   * Keep a half-float copy of the factors for the scans of topK and topKBatch (default true):
+   * half the memory traffic; the best items are rescored in float32, so results are the same.
    */
   compact?: boolean;
 }
@@ -133,12 +133,14 @@ export class ItemScorer {
       check.indices('options.candidates', candidates, this.count, 'item count');
     }
     const common = commonOptions(check, o);
+    const half = this.half && !candidates ? { itemsHalf: this.half.half, maxNorm: this.half.maxNorm } : {};
     return runNative(o, (run) =>
       native().topKBatch({
         queries,
         items: this.itemFactors,
         dim: this.dim,
         k,
+        ...half,
         ...(rows ? { rows } : {}),
         ...(exclude ?? {}),
         ...(candidates ? { candidates } : {}),

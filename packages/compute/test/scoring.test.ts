@@ -103,6 +103,36 @@ describe.skipIf(!built)('scoring', () => {
     }
   });
 
+  it('batch top-k over the half-float copy returns the same items as the float32 pass, ties included', async () => {
+    const dim = 64;
+    const big = randomMatrix(30_000, dim, 31);
+    // Exact duplicates of the rows that will score best: ties the half scan cannot tell apart
+    // must still come out smaller index first, as in the float32 pass.
+    for (const [from, to] of [
+      [10, 29_990],
+      [10, 15_000],
+      [20, 20],
+    ] as const)
+      big.copyWithin(to * dim, from * dim, (from + 1) * dim);
+    const compact = new ItemScorer(big, dim);
+    const plain = new ItemScorer(big, dim, { compact: false });
+    const queries = new Float32Array(6 * dim);
+    queries.set(big.subarray(10 * dim, 11 * dim), 0); // its best items are the three copies of row 10
+    queries.set(randomMatrix(5, dim, 32), dim);
+    const exclude = Array.from({ length: 6 }, (_, i) => Int32Array.from(i === 0 ? [15_000] : [i, 29_999 - i]));
+    for (const threads of [1, 2])
+      for (const rows of [undefined, Int32Array.from([0]), Int32Array.from([5, 0, 2])]) {
+        const options = { k: 15, exclude: rows ? exclude.slice(0, rows.length) : exclude, threads, ...(rows ? { rows } : {}) };
+        const a = await compact.topKBatch(queries, options);
+        const b = await plain.topKBatch(queries, options);
+        expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
+        expect(Array.from(a.counts)).toEqual(Array.from(b.counts));
+        a.scores.forEach((s, i) => expect(s).toBeCloseTo(b.scores[i]!, 5));
+      }
+    const first = await compact.topKBatch(queries, { k: 3, rows: Int32Array.from([0]), exclude: [Int32Array.from([15_000])] });
+    expect(Array.from(first.indices)).toEqual([10, 29_990, first.indices[2]]);
+  });
+
   it('scores pairs with and without biases', async () => {
     const U = randomMatrix(10, d, 14);
     const users = Int32Array.from([0, 9, 3]);
