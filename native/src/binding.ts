@@ -92,6 +92,9 @@ export interface RawImplicitOptions extends RawCommon {
   factors?: number;
   iterations?: number;
   regularization?: number;
+  /** λ of a row with n pairs: regularization·(n + regularizationOffset)^regularizationExponent (0: one λ). */
+  regularizationExponent?: number;
+  regularizationOffset?: number;
   alpha?: number;
   cgSteps?: number;
   solver?: 'cg' | 'cholesky';

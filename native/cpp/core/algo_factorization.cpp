@@ -194,6 +194,14 @@ void train_explicit(const Kernels& K, const Csr& R, const Csr& Rt, const Explici
 
 namespace {
 
+/** Whether λ depends on the row's interaction count (see ImplicitParams::reg_exponent). */
+bool reg_scaled(const ImplicitParams& p) { return p.reg_exponent != 0.0; }
+
+/** λ of a row with n interactions: λ·(n + offset)^ν (λ itself when ν = 0). */
+double row_reg(const ImplicitParams& p, size_t n) {
+  return p.reg * std::pow(static_cast<double>(n) + p.reg_offset, p.reg_exponent);
+}
+
 /**
  * Solves every row of X given Y: (YᵀY + reg·I + Σ (c−1) y yᵀ) x = Σ c y, c = 1 + alpha·value,
  * by `cg_steps` of conjugate gradient warm-started from X (or exactly by Cholesky).
@@ -202,10 +210,15 @@ void implicit_half(const Kernels& K, const Csr& M, const float* Y, size_t ny, si
                    float* X, int threads, const RunContext& ctx) {
   std::vector<float> G(f * f);
   gram(K, Y, ny, f, G.data(), threads);
-  for (size_t j = 0; j < f; ++j) G[j * f + j] += static_cast<float>(p.reg);
+  // A constant λ goes into the shared G once; a frequency-scaled one differs per row, so G stays
+  // YᵀY and each row adds its own λ·x (the ν = 0 path is unchanged, bit for bit).
+  const bool scaled = reg_scaled(p);
+  if (!scaled)
+    for (size_t j = 0; j < f; ++j) G[j * f + j] += static_cast<float>(p.reg);
   const float alpha = static_cast<float>(p.alpha);
 
-  if (p.use_gpu && !p.cholesky) {
+  // The CUDA solver takes one shared G (constant λ), so scaled λ always runs on the CPU.
+  if (p.use_gpu && !p.cholesky && !scaled) {
     if (const GpuApi* gpu = gpu_api()) {
       std::vector<float> conf(M.nnz());
       for (size_t k = 0; k < conf.size(); ++k) conf[k] = 1.0f + alpha * M.data[k];
@@ -229,10 +242,12 @@ void implicit_half(const Kernels& K, const Csr& M, const float* Y, size_t ny, si
       }
       const int32_t* idx = M.indices.data() + s0;
       const float* val = M.data.data() + s0;
+      const double extra = scaled ? row_reg(p, nnz) : 0.0;  // this row's λ when not already in G
       if (p.cholesky) {
         A.assign(f * f, 0.0);
         rhs.assign(f, 0.0);
         for (size_t q = 0; q < f * f; ++q) A[q] = G[q];
+        for (size_t j = 0; j < f; ++j) A[j * f + j] += extra;
         for (size_t k = 0; k < nnz; ++k) {
           const float* y = Y + static_cast<size_t>(idx[k]) * f;
           double cm1 = static_cast<double>(alpha) * val[k];
@@ -248,9 +263,11 @@ void implicit_half(const Kernels& K, const Csr& M, const float* Y, size_t ny, si
       }
       w.resize(nnz);
       for (size_t k = 0; k < nnz; ++k) w[k] = alpha * val[k];
-      // r = b − A x = −G x + Σ (c − (c−1)(y·x)) y
+      // r = b − A x = −G x − extra·x + Σ (c − (c−1)(y·x)) y
+      const float ex = static_cast<float>(extra);
       std::fill(r.begin(), r.end(), 0.0f);
       for (size_t j = 0; j < f; ++j) K.axpy(-x[j], G.data() + j * f, r.data(), f);
+      if (scaled) K.axpy(-ex, x, r.data(), f);
       for (size_t k = 0; k < nnz; ++k) {
         const float* y = Y + static_cast<size_t>(idx[k]) * f;
         float c = 1.0f + w[k];
@@ -261,6 +278,7 @@ void implicit_half(const Kernels& K, const Csr& M, const float* Y, size_t ny, si
       for (int it = 0; it < p.cg_steps; ++it) {
         if (!(rsold > 1e-20f)) break;
         K.implicit_matvec(G.data(), Y, idx, w.data(), nnz, f, pv.data(), Ap.data());
+        if (scaled) K.axpy(ex, pv.data(), Ap.data(), f);
         float pap = K.dot(pv.data(), Ap.data(), f);
         if (!(pap > 0)) break;
         float a = rsold / pap;
@@ -298,7 +316,7 @@ double implicit_loss(const Kernels& K, const Csr& C, const float* X, const float
         s += c * (1.0 - sc) * (1.0 - sc) - sc * sc;
         ct += c;
       }
-      s += p.reg * K.dot(x, x, f);
+      s += row_reg(p, static_cast<size_t>(C.indptr[u + 1] - C.indptr[u])) * K.dot(x, x, f);
     }
     part[static_cast<size_t>(tid)] = s;
     conf_total[static_cast<size_t>(tid)] = ct;
@@ -308,7 +326,10 @@ double implicit_loss(const Kernels& K, const Csr& C, const float* X, const float
     loss += part[th];
     ctot += conf_total[th];
   }
-  for (size_t i = 0; i < ni; ++i) loss += p.reg * K.dot(Y + i * f, Y + i * f, f);
+  std::vector<size_t> item_count(ni, 0);
+  if (reg_scaled(p))
+    for (int32_t i : C.indices) ++item_count[static_cast<size_t>(i)];
+  for (size_t i = 0; i < ni; ++i) loss += row_reg(p, item_count[i]) * K.dot(Y + i * f, Y + i * f, f);
   double norm = static_cast<double>(nu) * static_cast<double>(ni) - static_cast<double>(C.nnz()) + ctot;
   return norm > 0 ? loss / norm : loss;
 }
@@ -320,6 +341,8 @@ void train_implicit(const Kernels& K, const Csr& C, const Csr& Ct, const Implici
   const size_t f = p.factors, nu = C.rows, ni = C.cols;
   if (f == 0) throw_range("factors must be ≥ 1");
   if (p.cg_steps < 1 && !p.cholesky) throw_range("cgSteps must be ≥ 1");
+  if (!(p.reg_exponent >= 0.0 && p.reg_exponent <= 2.0)) throw_range("regularizationExponent must be in [0, 2]");
+  if (!(p.reg_offset >= 0.0 && std::isfinite(p.reg_offset))) throw_range("regularizationOffset must be finite and ≥ 0");
   if (!p.warm_start) {
     init_normal(out.user_factors, nu * f, p.init_scale, derive_seed(p.seed, 1));
     init_normal(out.item_factors, ni * f, p.init_scale, derive_seed(p.seed, 2));

@@ -380,6 +380,74 @@ TEST(implicit_als_cg_and_cholesky) {
   CHECK(std::fabs(losses[0] - losses[1]) / losses[1] < 0.05);
 }
 
+TEST(implicit_als_frequency_scaled_regularisation) {
+  // Users of different activity (1..12 items), so rows get different λ·(n + offset)^ν.
+  size_t nu = 30, ni = 20, f = 4;
+  Rng r(7);
+  std::vector<int32_t> us, is;
+  for (size_t u = 0; u < nu; ++u)
+    for (size_t t = 0; t < 1 + u % 12; ++t) {
+      us.push_back(int32_t(u));
+      is.push_back(int32_t((u + t * 3) % ni));
+    }
+  Csr C = build_csr(us.data(), is.data(), nullptr, us.size(), nu, ni, Duplicates::Sum);
+  Csr Ct = transpose(C);
+  auto train = [&](double exponent, double offset, bool cholesky, std::vector<float>& X, std::vector<float>& Y) {
+    X.assign(nu * f, 0.0f);
+    Y.assign(ni * f, 0.0f);
+    ImplicitOutput out{};
+    out.user_factors = X.data();
+    out.item_factors = Y.data();
+    ImplicitParams p;
+    p.factors = f;
+    p.iterations = 4;
+    p.reg = 0.2;
+    p.reg_exponent = exponent;
+    p.reg_offset = offset;
+    p.alpha = 3;
+    p.cg_steps = 4;
+    p.cholesky = cholesky;
+    RunContext ctx;
+    ctx.threads = 1;
+    train_implicit(*all_kernels()[0], C, Ct, p, out, ctx);
+  };
+  for (int chol = 0; chol < 2; ++chol) {
+    std::vector<float> X0, Y0, X1, Y1;
+    train(0.0, 0.0, chol == 1, X0, Y0);
+    train(0.0, 25.0, chol == 1, X1, Y1);
+    CHECK(X0 == X1 && Y0 == Y1);  // ν = 0: the plain solver, whatever the offset
+    train(1.0, 2.0, chol == 1, X1, Y1);
+    CHECK(X0 != X1);
+  }
+  // Exact solve: the items (solved last) meet their normal equations with λ_i = 0.2·(n_i + 2).
+  std::vector<float> X, Y;
+  train(1.0, 2.0, true, X, Y);
+  double worst = 0;
+  for (size_t i = 0; i < ni; ++i) {
+    std::vector<double> A(f * f, 0.0), b(f, 0.0);
+    for (size_t u = 0; u < nu; ++u)
+      for (size_t a = 0; a < f; ++a)
+        for (size_t c = 0; c < f; ++c) A[a * f + c] += double(X[u * f + a]) * X[u * f + c];
+    size_t n = size_t(Ct.indptr[i + 1] - Ct.indptr[i]);
+    if (n == 0) continue;
+    for (int64_t k = Ct.indptr[i]; k < Ct.indptr[i + 1]; ++k) {
+      size_t u = size_t(Ct.indices[size_t(k)]);
+      double c = 1.0 + 3.0 * Ct.data[size_t(k)];
+      for (size_t a = 0; a < f; ++a) {
+        b[a] += c * X[u * f + a];
+        for (size_t q = 0; q < f; ++q) A[a * f + q] += (c - 1) * X[u * f + a] * X[u * f + q];
+      }
+    }
+    for (size_t a = 0; a < f; ++a) A[a * f + a] += 0.2 * (double(n) + 2.0);
+    for (size_t a = 0; a < f; ++a) {
+      double lhs = 0;
+      for (size_t q = 0; q < f; ++q) lhs += A[a * f + q] * Y[i * f + q];
+      worst = std::max(worst, std::fabs(lhs - b[a]) / (1.0 + std::fabs(b[a])));
+    }
+  }
+  CHECK(worst < 1e-4);
+}
+
 TEST(cholesky_solves_and_rejects_non_spd) {
   double A[9] = {4, 2, 0, 2, 5, 1, 0, 1, 3}, b[3] = {2, 3, 4};
   CHECK(cholesky_solve(A, b, 3));

@@ -209,5 +209,100 @@ describe.skipIf(!built)('trainImplicit', () => {
     );
     await expect(trainImplicit({ users, items }, { ...o, nUsers: 10 })).rejects.toThrow(/data\.users: expected indices in \[0, options\.nUsers=10\)/);
     await expect(trainImplicit({ users, items }, { ...o, solver: 'lu' as never })).rejects.toThrow(/options\.solver: expected one of 'cg', 'cholesky', received 'lu'/);
+    await expect(trainImplicit({ users, items }, { ...o, regularizationExponent: 3 })).rejects.toThrow(
+      /options\.regularizationExponent: expected a finite number in \[0, 2\], received 3/,
+    );
+    await expect(trainImplicit({ users, items }, { ...o, regularizationOffset: -1 })).rejects.toThrow(
+      /options\.regularizationOffset: expected a finite number in \[0, 1000000000\], received -1/,
+    );
+    await expect(trainImplicit({ users, items }, { ...o, regularizationOffset: Number.NaN })).rejects.toThrow(/options\.regularizationOffset: .*received NaN/);
+  });
+});
+
+describe.skipIf(!built)('trainImplicit with frequency-scaled regularisation', () => {
+  it('exponent 0 is the plain solve, bit for bit, whatever the offset', async () => {
+    const { users, items } = clustered(120, 50, 4, 10, 11);
+    const o = { nUsers: 120, nItems: 50, factors: 6, iterations: 5, regularization: 0.7, alpha: 3, seed: 2, threads: 1 };
+    for (const solver of ['cg', 'cholesky'] as const) {
+      const plain = await trainImplicit({ users, items }, { ...o, solver });
+      const zero = await trainImplicit({ users, items }, { ...o, solver, regularizationExponent: 0, regularizationOffset: 50 });
+      expect(Array.from(zero.userFactors)).toEqual(Array.from(plain.userFactors));
+      expect(Array.from(zero.itemFactors)).toEqual(Array.from(plain.itemFactors));
+    }
+  });
+
+  it('with every row of the same count, λ·(n + offset)^ν is the plain solve with that λ', async () => {
+    // Circulant pattern: user u has items u, u+1, u+2 (mod 30), so every user and item has 3.
+    const n = 30;
+    const users: number[] = [];
+    const items: number[] = [];
+    for (let u = 0; u < n; u++) {
+      for (const d of [0, 1, 2]) {
+        users.push(u);
+        items.push((u + d) % n);
+      }
+    }
+    const data = { users: Int32Array.from(users), items: Int32Array.from(items) };
+    const o = { nUsers: n, nItems: n, factors: 4, iterations: 6, alpha: 2, seed: 4, solver: 'cholesky' as const, threads: 1 };
+    const scaled = await trainImplicit(data, { ...o, regularization: 0.05, regularizationExponent: 1.5, regularizationOffset: 1 });
+    const plain = await trainImplicit(data, { ...o, regularization: 0.05 * Math.pow(3 + 1, 1.5) });
+    for (let k = 0; k < scaled.userFactors.length; k++) expect(scaled.userFactors[k]!).toBeCloseTo(plain.userFactors[k]!, 4);
+    for (let k = 0; k < scaled.itemFactors.length; k++) expect(scaled.itemFactors[k]!).toBeCloseTo(plain.itemFactors[k]!, 4);
+  });
+
+  it('the last half-step satisfies the normal equations with each item’s own λ (reference check)', async () => {
+    const nu = 40;
+    const ni = 24; // a multiple of the 3 groups, so clustered() gives whole item indices
+    const { users, items } = clustered(nu, ni, 3, 6, 12);
+    const values = Float32Array.from(users, (_, k) => 1 + (k % 3));
+    const f = 4;
+    const reg = 0.3;
+    const nuExp = 1;
+    const offset = 2;
+    const alpha = 2;
+    const m = await trainImplicit({ users, items, values }, { nUsers: nu, nItems: ni, factors: f, iterations: 3, regularization: reg, regularizationExponent: nuExp, regularizationOffset: offset, alpha, solver: 'cholesky', seed: 1 });
+    // Items are solved last: (XᵀX + λ_i I + Σ_u (c−1) x xᵀ) y_i = Σ_u c x, λ_i = reg·(n_i + offset)^ν.
+    const X = m.userFactors;
+    const Y = m.itemFactors;
+    const xtx = new Float64Array(f * f);
+    for (let u = 0; u < nu; u++) for (let a = 0; a < f; a++) for (let b = 0; b < f; b++) xtx[a * f + b]! += X[u * f + a]! * X[u * f + b]!;
+    let checked = 0;
+    const counts = new Set<number>();
+    for (let i = 0; i < ni; i++) {
+      const A = Float64Array.from(xtx);
+      const rhs = new Float64Array(f);
+      let n = 0;
+      for (let k = 0; k < users.length; k++) {
+        if (items[k] !== i) continue;
+        n++;
+        const u = users[k]!;
+        const c = 1 + alpha * values[k]!;
+        for (let a = 0; a < f; a++) {
+          rhs[a]! += c * X[u * f + a]!;
+          for (let b = 0; b < f; b++) A[a * f + b]! += (c - 1) * X[u * f + a]! * X[u * f + b]!;
+        }
+      }
+      if (n === 0) continue;
+      counts.add(n);
+      const lambda = reg * Math.pow(n + offset, nuExp);
+      for (let a = 0; a < f; a++) A[a * f + a]! += lambda;
+      for (let a = 0; a < f; a++) {
+        let lhs = 0;
+        for (let b = 0; b < f; b++) lhs += A[a * f + b]! * Y[i * f + b]!;
+        expect(Math.abs(lhs - rhs[a]!)).toBeLessThan(1e-3 * (1 + Math.abs(rhs[a]!)));
+      }
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(10);
+    expect(counts.size).toBeGreaterThan(2); // items of different counts, so different λ
+  });
+
+  it('CG with the scaled λ approaches the exact solution, and the loss falls', async () => {
+    const { users, items } = clustered(100, 60, 3, 10, 5);
+    const base = { nUsers: 100, nItems: 60, factors: 8, iterations: 8, regularization: 0.05, regularizationExponent: 1, regularizationOffset: 10, alpha: 5, seed: 3, computeLoss: true };
+    const exact = await trainImplicit({ users, items }, { ...base, solver: 'cholesky' });
+    const cg = await trainImplicit({ users, items }, { ...base, cgSteps: 8 });
+    expect(Math.abs(cg.loss.at(-1)! - exact.loss.at(-1)!) / exact.loss.at(-1)!).toBeLessThan(0.02);
+    for (let i = 1; i < exact.loss.length; i++) expect(exact.loss[i]!).toBeLessThanOrEqual(exact.loss[i - 1]! * (1 + 1e-4));
   });
 });

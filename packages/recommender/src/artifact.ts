@@ -30,6 +30,12 @@ export interface ModelArtifact {
   /** implicit: confidence scale; explicit: 0. */
   alpha: number;
   regularization: number;
+  /**
+   * implicit: λ of a customer row with n pairs is regularization·(n + offset)^exponent (as in
+   * training); exponent 0 is one λ for all. Absent from artifacts written before: 0.
+   */
+  regularizationExponent: number;
+  regularizationOffset: number;
   userIds: Float64Array;
   itemIds: Float64Array;
   seenIndptr: Int32Array;
@@ -56,6 +62,8 @@ interface Header {
   nnz: number;
   alpha: number;
   regularization: number;
+  regularizationExponent?: number;
+  regularizationOffset?: number;
   types: string[];
   sections: Section[];
 }
@@ -127,6 +135,8 @@ export function encodeArtifact(a: ModelArtifact): Uint8Array {
     nnz: a.seenItems.length,
     alpha: a.alpha,
     regularization: a.regularization,
+    regularizationExponent: a.regularizationExponent ?? 0,
+    regularizationOffset: a.regularizationOffset ?? 0,
     types: a.types,
     sections,
   };
@@ -207,6 +217,8 @@ export function decodeArtifact(bytes: Uint8Array): ModelArtifact {
     globalMean: model.globalMean,
     alpha: Number(header.alpha) || 0,
     regularization: Number(header.regularization) || 0,
+    regularizationExponent: Number(header.regularizationExponent) || 0,
+    regularizationOffset: Number(header.regularizationOffset) || 0,
     userIds: read('userIds', 'f64', users, (b, n) => new Float64Array(b, 0, n)),
     itemIds: read('itemIds', 'f64', items, (b, n) => new Float64Array(b, 0, n)),
     seenIndptr,

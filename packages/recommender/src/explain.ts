@@ -78,7 +78,9 @@ export class Explainer {
     const z = new Float64Array(n);
     if (!explicit) {
       a.set(model.gram);
-      for (let j = 0; j < f; j++) a[j * n + j] = (a[j * n + j] ?? 0) + model.regularization;
+      // The customer's own λ, as training scaled it by the customer's number of pairs.
+      const lambda = model.regularization * (model.regularizationExponent > 0 ? (this.seen.length + model.regularizationOffset) ** model.regularizationExponent : 1);
+      for (let j = 0; j < f; j++) a[j * n + j] = (a[j * n + j] ?? 0) + lambda;
     } else {
       for (let j = 0; j < f; j++) a[j * n + j] = model.regularization * this.seen.length;
       a[f * n + f] = EXPLICIT_BIAS_REGULARIZATION;

@@ -5,6 +5,7 @@ export {
   DEFAULT_WEIGHTS,
   MODEL_KINDS,
   SPLIT_METHODS,
+  modelParamsOf,
   parseTrainingParams,
   primaryMetric,
   type ModelKind,

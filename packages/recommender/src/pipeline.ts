@@ -2,7 +2,7 @@ import { interactions, selectRows, type AuditActor, type Executor } from '@clien
 import { sql } from 'drizzle-orm';
 import { encodeArtifact, gramMatrix, type ModelArtifact } from './artifact.js';
 import { checkEnoughData, InsufficientDataError, loadDataset, type Dataset } from './data.js';
-import { primaryMetric, type ModelParams, type TrainingParams } from './params.js';
+import { modelParamsOf, primaryMetric, type ModelParams, type TrainingParams } from './params.js';
 import { activateModelVersion, currentActivation, getModelVersion, saveModelVersion, type ModelVersion } from './registry.js';
 import { randomSearch, type SearchResult } from './search.js';
 import { concat, splitDataset } from './split.js';
@@ -48,7 +48,7 @@ function check(signal: AbortSignal | undefined): void {
 }
 
 /** The artifact of a model fitted on `data` (its own seen items, popularity and Gram matrix). */
-export function buildArtifact(model: FittedModel, data: Dataset, params: Pick<ModelParams, 'alpha' | 'regularization'>): ModelArtifact {
+export function buildArtifact(model: FittedModel, data: Dataset, params: Pick<ModelParams, 'alpha' | 'regularization' | 'regularizationExponent' | 'regularizationOffset'>): ModelArtifact {
   const nUsers = data.users.size;
   const nnz = data.userRows.length;
   const seenIndptr = new Int32Array(nUsers + 1);
@@ -74,6 +74,8 @@ export function buildArtifact(model: FittedModel, data: Dataset, params: Pick<Mo
     globalMean: model.globalMean,
     alpha: model.kind === 'implicit' ? params.alpha : 0,
     regularization: params.regularization,
+    regularizationExponent: model.kind === 'implicit' ? params.regularizationExponent : 0,
+    regularizationOffset: model.kind === 'implicit' ? params.regularizationOffset : 0,
     userIds: data.users.ids,
     itemIds: data.items.ids,
     seenIndptr,
@@ -121,7 +123,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   }
   check(signal);
 
-  let chosen: ModelParams = { factors: params.factors, iterations: params.iterations, regularization: params.regularization, alpha: params.alpha };
+  let chosen: ModelParams = modelParamsOf(params);
   let search: SearchResult | null = null;
   if (params.search.trials > 0 && split.validation.userRows.length > 0) {
     t = performance.now();

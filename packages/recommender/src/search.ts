@@ -1,11 +1,12 @@
 import type { Dataset } from './data.js';
 import type { ModelParams, TrainingParams } from './params.js';
-import { primaryMetric } from './params.js';
+import { modelParamsOf, primaryMetric } from './params.js';
 import { random } from './split.js';
 import { evaluate, fit, type Metrics, type RunControl } from './train.js';
 
-// Random search over factors, regularisation, alpha and iterations, judged on the validation
-// part. The first trial is the given settings, so a search never picks worse than them.
+// Random search over factors, regularisation (and its offset when scaled), alpha and iterations,
+// judged on the validation part. The first trial is the given settings, so a search never picks
+// worse than them.
 
 export interface Trial {
   params: ModelParams;
@@ -33,10 +34,18 @@ export function sampleParams(kind: TrainingParams['kind'], given: ModelParams, n
   if (i === 0) return { ...given };
   const factors = FACTOR_CHOICES[Math.floor(next() * FACTOR_CHOICES.length)] ?? given.factors;
   const iterations = 5 + Math.floor(next() * 26);
-  if (kind === 'explicit') return { factors, iterations, regularization: Number(logUniform(next, 0.02, 0.5).toPrecision(3)), alpha: 0 };
-  // Implicit ALS here does not scale λ by a row's interaction count, so useful values reach
-  // tens (λ ≈ 15–25 with α ≈ 0.3–2 is best on MovieLens); the range covers both ends.
-  return { factors, iterations, regularization: Number(logUniform(next, 0.01, 50).toPrecision(3)), alpha: Number(logUniform(next, 0.1, 40).toPrecision(3)) };
+  const same = { regularizationExponent: given.regularizationExponent, regularizationOffset: given.regularizationOffset };
+  if (kind === 'explicit') return { factors, iterations, regularization: Number(logUniform(next, 0.02, 0.5).toPrecision(3)), alpha: 0, ...same };
+  const alpha = Number(logUniform(next, 0.1, 40).toPrecision(3));
+  // The exponent stays as given (0: constant λ, 1: proportional to the row's pairs); the offset
+  // is sampled when it scales. λ is drawn as the λ of a typical row (100 pairs), 1 to 100 (the
+  // constant λ ≈ 15–25 and the scaled 0.1·(100 + 100) = 20 that are best on MovieLens are inside),
+  // and converted back through the row scale so every exponent gets a comparable range.
+  const nu = given.regularizationExponent;
+  const offset = nu > 0 ? Number(logUniform(next, 10, 1000).toPrecision(3)) : given.regularizationOffset;
+  const typical = Math.pow(100 + offset, nu);
+  const regularization = Number((logUniform(next, 1, 100) / typical).toPrecision(3));
+  return { factors, iterations, regularization, alpha, regularizationExponent: nu, regularizationOffset: offset };
 }
 
 export async function randomSearch(
@@ -71,7 +80,7 @@ export async function randomSearch(
   };
   const best = trials.reduce<Trial | null>((a, t) => (!a || (lowerIsBetter ? score(t) < score(a) : score(t) > score(a)) ? t : a), null);
   return {
-    best: best ? best.params : { factors: params.factors, iterations: params.iterations, regularization: params.regularization, alpha: params.alpha },
+    best: best ? best.params : modelParamsOf(params),
     trials,
     metric: name,
     stopped,

@@ -61,7 +61,14 @@ export async function fit(data: Dataset, params: ModelParams & { kind: ModelKind
   }
   const m = await trainImplicit(
     { users: data.userRows, items: data.itemRows, values: data.values },
-    { ...common, alpha: params.alpha, computeLoss: control.onProgress !== undefined, device: 'cpu' },
+    {
+      ...common,
+      alpha: params.alpha,
+      regularizationExponent: params.regularizationExponent,
+      regularizationOffset: params.regularizationOffset,
+      computeLoss: control.onProgress !== undefined,
+      device: 'cpu',
+    },
   );
   return {
     kind: 'implicit',

@@ -51,6 +51,8 @@ interface TrainOptions {
   factors?: number;
   iterations?: number;
   regularization?: number;
+  regularizationExponent?: number;
+  regularizationOffset?: number;
   alpha?: number;
   weights?: Record<string, number>;
   decayHalfLifeDays?: number;
@@ -72,6 +74,8 @@ export function registerRecommenderCommands(program: Command, deps: RecommenderC
     .addOption(new Option('--factors <n>', 'latent factors').argParser(number('--factors')))
     .addOption(new Option('--iterations <n>', 'ALS iterations').argParser(number('--iterations')))
     .addOption(new Option('--regularization <x>', 'regularisation λ').argParser(number('--regularization')))
+    .addOption(new Option('--regularization-exponent <x>', 'implicit: λ·(n + offset)^x per customer and item with n pairs (0: one λ)').argParser(number('--regularization-exponent')))
+    .addOption(new Option('--regularization-offset <x>', 'implicit: the offset above').argParser(number('--regularization-offset')))
     .addOption(new Option('--alpha <x>', 'implicit: confidence = 1 + alpha × weight').argParser(number('--alpha')))
     .addOption(new Option('--weights <list>', 'implicit: weights per type, e.g. view=1,add_to_cart=3,purchase=5').argParser(weightList))
     .addOption(new Option('--decay-half-life-days <n>', 'implicit: time decay half-life in days').argParser(number('--decay-half-life-days')))
@@ -91,6 +95,8 @@ export function registerRecommenderCommands(program: Command, deps: RecommenderC
           factors: options.factors,
           iterations: options.iterations,
           regularization: options.regularization,
+          regularizationExponent: options.regularizationExponent,
+          regularizationOffset: options.regularizationOffset,
           alpha: options.alpha,
           weights: options.weights,
           decayHalfLifeDays: options.decayHalfLifeDays,

@@ -54,6 +54,8 @@ function trainingParams(input: TrainRecommenderInput): Record<string, unknown> {
     factors: input.factors,
     iterations: input.iterations,
     regularization: input.regularization,
+    regularizationExponent: input.regularizationExponent,
+    regularizationOffset: input.regularizationOffset,
     alpha: input.alpha,
     weights: input.weights ? Object.fromEntries(input.weights.map((w) => [w.type, w.weight])) : undefined,
     decayHalfLifeDays: input.decayHalfLifeDays,

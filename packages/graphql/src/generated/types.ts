@@ -1461,7 +1461,12 @@ export type TrainRecommenderInput = {
   factors?: InputMaybe<Scalars['Int']['input']>;
   iterations?: InputMaybe<Scalars['Int']['input']>;
   kind: RecommenderModelKind;
+  /** λ. IMPLICIT: a customer or item with n pairs gets λ·(n + regularizationOffset)^regularizationExponent (default λ 0.1, exponent 1, offset 100). */
   regularization?: InputMaybe<Scalars['Float']['input']>;
+  /** IMPLICIT: 0 to 2; 0 gives every customer and item the same λ. */
+  regularizationExponent?: InputMaybe<Scalars['Float']['input']>;
+  /** IMPLICIT: pairs added to each row's count before the exponent. */
+  regularizationOffset?: InputMaybe<Scalars['Float']['input']>;
   search?: InputMaybe<SearchInput>;
   seed?: InputMaybe<Scalars['Int']['input']>;
   split?: InputMaybe<SplitInput>;
