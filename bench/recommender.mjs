@@ -244,6 +244,33 @@ async function syntheticModel(database) {
   return { key: key.key, artifactBytes: artifact.length, seconds: (performance.now() - started) / 1000 };
 }
 
+/** The API's garbage-collection pause histogram (prom-client's default metrics): cumulative counts per bucket and total seconds. */
+async function gcPauses(url, headers) {
+  const response = await fetch(`${url}/metrics`, { headers });
+  if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
+  const text = await response.text();
+  const buckets = new Map();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const b = /^clientele_nodejs_gc_duration_seconds_bucket\{le="([^"]+)",kind="[^"]+"\} (\S+)/.exec(line);
+    if (b) buckets.set(b[1], (buckets.get(b[1]) ?? 0) + Number(b[2]));
+    const s = /^clientele_nodejs_gc_duration_seconds_sum\{kind="[^"]+"\} (\S+)/.exec(line);
+    if (s) sum += Number(s[1]);
+  }
+  return { buckets, sum };
+}
+
+/** Pauses between two gcPauses readings, as counts of ≤1 ms, ≤10 ms, ≤100 ms and longer. */
+function diffPauses(after, before) {
+  const at = (r, le) => (r.buckets.get(le) ?? 0);
+  const d = (le) => at(after, le) - at(before, le);
+  const upTo1 = d('0.001');
+  const upTo10 = d('0.01') - upTo1;
+  const upTo100 = d('0.1') - d('0.01');
+  const longer = d('+Inf') - d('0.1');
+  return { counts: [upTo1, upTo10, upTo100, longer], totalMs: (after.sum - before.sum) * 1000 };
+}
+
 function cannon(options) {
   return new Promise((resolve, reject) => {
     autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
@@ -288,7 +315,9 @@ async function serving() {
     // each second's requests in a burst, which measures the burst, not the rate), with the
     // trivial query at the same rate as the floor of this HTTP stack on this machine.
     const graphqlUrl = `${api.url}/graphql`;
+    const gcBefore = await gcPauses(api.url, headers);
     const fixed = await pacedLoad({ url: graphqlUrl, headers, bodies, rate: 500, seconds });
+    const gcDuring = diffPauses(await gcPauses(api.url, headers), gcBefore);
     const fixedBase = await pacedLoad({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate: 500, seconds });
     for (const [name, r] of [['fixed', fixed], ['fixedBase', fixedBase]]) {
       if (r.errors > 0) throw new Error(`${name}: ${r.errors} failed requests`);
@@ -299,9 +328,10 @@ async function serving() {
     row('  ratio recommendations / __typename', `${(ratio * 100).toFixed(1)} %`, '≥ 50 %', ratio >= 0.5);
     row('recommendations at a fixed 500 req/s: p99 latency', `${fixed.p99} ms`, '≤ 10 ms', fixed.p99 <= 10);
     row('  achieved rate / p50 / p90 / max', `${fixed.achieved.toFixed(0)} req/s`, `${fixed.p50} / ${fixed.p90} / ${fixed.max} ms`);
+    row('  API garbage-collection pauses during it (≤1 / ≤10 / ≤100 ms / longer)', gcDuring.counts.join(' / '), `${gcDuring.totalMs.toFixed(0)} ms in all`);
     row('{ __typename } at a fixed 500 req/s: p99 latency (the floor)', `${fixedBase.p99} ms`, `p50 ${fixedBase.p50} ms`);
     const pick = (r) => ({ requestsPerSecond: r.requests.average, latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max }, total: r.requests.total, non2xx: r.non2xx, errors: r.errors });
-    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, typenameFixedRate500: fixedBase };
+    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, fixedRate500GcPauses: gcDuring, typenameFixedRate500: fixedBase };
   } finally {
     if (api) {
       api.child.kill('SIGTERM');

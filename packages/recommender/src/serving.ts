@@ -1,7 +1,7 @@
 import { ItemScorer } from '@clientele/compute';
 import { auditLog, customerAliases, customers, interactions, items, selectRows, type DatabaseHandle } from '@clientele/db';
 import { DomainError, RATING_MAX, RATING_MIN, type ItemRecord } from '@clientele/domain';
-import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { ModelArtifact } from './artifact.js';
 import { Explainer, type Contribution } from './explain.js';
 import { ACTIVATION_CHANNEL, currentActivation, getModelVersion, loadArtifact } from './registry.js';
@@ -108,6 +108,11 @@ const CATCH_UP_CHUNKS = 20;
 
 /** How far back each catalogue refresh looks before the previous one started. */
 const CATALOGUE_OVERLAP_MS = 10_000;
+
+/** Catalogue rows read (and mirrored) per statement between yields to the event loop. */
+const CATALOGUE_CHUNK = 5_000;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const silent: ServingLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const USABLE = sql`(i.quantity IS NULL OR i.quantity > 0) AND (i.type <> 'rating' OR (i.value BETWEEN ${RATING_MIN} AND ${RATING_MAX}))`;
@@ -375,7 +380,7 @@ export class ModelServer {
       }
       target.lastInteraction = fresh[fresh.length - 1]?.id ?? target.lastInteraction;
       if (fresh.length < CATCH_UP_ROWS) break;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     const since = this.auditSince;
     const changes = await this.db
@@ -399,24 +404,62 @@ export class ModelServer {
     const [clock] = await selectRows<{ now: Date | string }>(this.db, sql`SELECT now() AS now`);
     const startedAt = clock ? new Date(clock.now) : new Date();
     const since = this.cataloguePolledAt ? new Date(this.cataloguePolledAt.getTime() - CATALOGUE_OVERLAP_MS) : null;
-    const rows = await this.db.select().from(items).where(since ? gt(items.updatedAt, since) : undefined);
-    this.cataloguePolledAt = startedAt;
-    let changed = false;
-    for (const row of rows) {
-      const old = this.catalogue.get(row.id);
-      if (old && old.updatedAt.getTime() === row.updatedAt.getTime()) continue;
-      this.catalogue.set(row.id, row);
-      this.itemByExternal.set(row.externalId, row.id);
-      changed = true;
+    // Everything runs in chunks with the event loop free in between: reading and mapping 100k
+    // rows in one go held requests for about half a second after every bulk catalogue change.
+    // Within the overlap most rows are already mirrored, so only ids and stamps are read first
+    // and full rows fetched for those that differ.
+    let stale: number[] | null = null;
+    if (since) {
+      stale = [];
+      for (let after = 0; ; ) {
+        const stamps = await selectRows<{ id: number | string; ms: number | string }>(
+          this.db,
+          sql`SELECT id, floor(extract(epoch FROM updated_at) * 1000)::float8 AS ms FROM items
+              WHERE updated_at > ${since} AND id > ${after} ORDER BY id LIMIT ${CATALOGUE_CHUNK}`,
+        );
+        for (const stamp of stamps) {
+          const id = Number(stamp.id);
+          // updatedAt as mirrored is the driver's Date, i.e. truncated to the millisecond.
+          if (this.catalogue.get(id)?.updatedAt.getTime() !== Number(stamp.ms)) stale.push(id);
+        }
+        if (stamps.length < CATALOGUE_CHUNK) break;
+        after = Number(stamps[stamps.length - 1]?.id ?? after);
+        await yieldToEventLoop();
+      }
     }
+    let changed = false;
+    const mirror = (rows: ItemRecord[]) => {
+      for (const row of rows) {
+        this.catalogue.set(row.id, row);
+        this.itemByExternal.set(row.externalId, row.id);
+        changed = true;
+      }
+    };
+    if (stale === null) {
+      for (let after = 0; ; ) {
+        const rows = await this.db.select().from(items).where(gt(items.id, after)).orderBy(asc(items.id)).limit(CATALOGUE_CHUNK);
+        mirror(rows);
+        if (rows.length < CATALOGUE_CHUNK) break;
+        after = rows[rows.length - 1]?.id ?? after;
+        await yieldToEventLoop();
+      }
+    } else {
+      for (let i = 0; i < stale.length; i += CATALOGUE_CHUNK) {
+        mirror(await this.db.select().from(items).where(inArray(items.id, stale.slice(i, i + CATALOGUE_CHUNK))));
+        await yieldToEventLoop();
+      }
+    }
+    this.cataloguePolledAt = startedAt;
     if (changed) {
       const categories = new Map<string, number[]>();
+      let n = 0;
       for (const row of this.catalogue.values()) {
         for (const c of row.categories) {
           let list = categories.get(c);
           if (!list) categories.set(c, (list = []));
           list.push(row.id);
         }
+        if (++n % CATALOGUE_CHUNK === 0) await yieldToEventLoop();
       }
       this.categories = categories;
       this.catalogueStamp++;
