@@ -119,4 +119,25 @@ describe('clientele import', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr.trim()).toBe(`clientele: ${path.join(dir, 'nope.csv')}: no such file`);
   });
+
+  it('--mode bulk loads interactions into a partition of their own on PostgreSQL, and is refused on the embedded database', { timeout: 600_000 }, () => {
+    const file = path.join(workspace.dir, 'interactions.csv');
+    writeFileSync(file, 'event_id,customer_id,item_id,type,value,quantity,amount,occurred_at\nm-1,mc1,mi1,view,,,,2024-01-01T00:00:00Z\nm-2,mc2,mi1,click,,,,2024-01-01T00:00:00Z\nm-1,mc1,mi1,view,,,,2024-01-01T00:00:00Z\n');
+    const bulk = cli(['import', file, '--kind', 'interactions', '--mode', 'bulk']);
+    if (process.env['DATABASE_URL']) {
+      expect(bulk.stderr).not.toMatch(/Error|at .*\.js/);
+      expect(bulk.status).toBe(0);
+      expect(bulk.stdout).toMatch(/\(interactions, csv, bulk\)/);
+      expect(bulk.stdout).toMatch(/interactions: 2 created, 0 updated, 1 unchanged/);
+      const again = cli(['import', file, '--kind', 'interactions', '--mode', 'live']);
+      expect(again.stdout).toMatch(/\(interactions, csv, live\)/);
+      expect(again.stdout).toMatch(/interactions: 0 created, 0 updated, 3 unchanged/);
+    } else {
+      expect(bulk.status).toBe(1);
+      expect(bulk.stderr).toMatch(/bulk needs PostgreSQL/);
+    }
+    const wrong = cli(['import', file, '--kind', 'interactions', '--mode', 'fast']);
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toMatch(/--mode/);
+  });
 });

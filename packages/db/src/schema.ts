@@ -10,6 +10,7 @@ import {
   numeric,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -105,10 +106,20 @@ export const items = pgTable(
   ],
 );
 
+/**
+ * Interactions, partitioned by list on `segment`: `interactions_live` (segment 0) takes the
+ * API's writes, small imports and demo data; each large import on PostgreSQL is loaded into a
+ * table of its own and attached as one more partition (migration 0006, @clientele/ingest).
+ * Read and update through this table; write new rows into `interactions_live` (see
+ * `insertInteractions` in @clientele/domain), which keeps event ids unique across partitions.
+ */
 export const interactions = pgTable(
   'interactions',
   {
-    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    // A plain sequence, not an identity column: PostgreSQL 15 has no identity on partitioned tables.
+    id: bigint('id', { mode: 'number' })
+      .notNull()
+      .default(sql`nextval('interactions_id_seq')`),
     customerId: bigint('customer_id', { mode: 'number' })
       .notNull()
       .references(() => customers.id, { onDelete: 'cascade' }),
@@ -125,16 +136,19 @@ export const interactions = pgTable(
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
     /**
      * Makes a write idempotent: the sender's event id, or one derived from the row's content
-     * (API) or from the file and line content (imports).
+     * (API) or from the file and line content (imports). Unique across all partitions.
+     * Collation "C" (migration 0006; drizzle has no way to say it): compared for equality only.
      */
     eventId: text('event_id'),
     /** Where the row came from: `api`, `import:<job id>`, `demo`. */
     source: text('source'),
     createdAt: createdAt(),
+    /** The partition: 0 for live writes, the bulk import's segment number otherwise. */
+    segment: integer('segment').notNull().default(0),
   },
   (t) => [
-    uniqueIndex('interactions_event_id_key').on(t.eventId),
-    index('interactions_type_idx').on(t.type),
+    primaryKey({ name: 'interactions_id_segment_pk', columns: [t.id, t.segment] }),
+    uniqueIndex('interactions_event_id_segment_key').on(t.eventId, t.segment),
     index('interactions_customer_time_idx').on(t.customerId, t.occurredAt),
     index('interactions_item_idx').on(t.itemId),
     index('interactions_occurred_at_idx').on(t.occurredAt),

@@ -1,4 +1,4 @@
-import { customers, interactions, items, recordAudit, refreshStatistics, selectRows, type Database } from '@clientele/db';
+import { customers, items, recordAudit, refreshStatistics, selectRows, type Database } from '@clientele/db';
 import { count, param, sql } from 'drizzle-orm';
 import type { ContactCipher } from '@clientele/privacy';
 import { generateDemoData, INTERACTION_TYPES, type DemoData, type DemoOptions } from './generate.js';
@@ -101,8 +101,10 @@ export async function loadDemoData(
         amount.push(Number.isNaN(a) ? null : a);
         at.push(new Date(x.occurredAt[i] ?? 0).toISOString());
       }
+      // Into the live partition, where every write but a bulk import's goes. Demo rows carry no
+      // event id, so there is nothing to deduplicate.
       await tx.execute(sql`
-        INSERT INTO ${interactions} (customer_id, item_id, type, value, quantity, amount, occurred_at, source)
+        INSERT INTO interactions_live (customer_id, item_id, type, value, quantity, amount, occurred_at, source)
         SELECT *, 'demo' FROM unnest(
           ${param(cust)}::bigint[], ${param(item)}::bigint[], ${param(type)}::text[],
           ${param(value)}::float8[], ${param(quantity)}::int[], ${param(amount)}::numeric[],

@@ -164,6 +164,12 @@ export async function resolveItemIds(tx: Executor, externalIds: readonly string[
 /**
  * Inserts resolved interactions, skipping event ids already stored. Returns the event ids
  * that were new. One statement for the whole list (arrays through `unnest`).
+ *
+ * New rows go into the live partition. Its unique index catches an event id already stored
+ * there (ON CONFLICT); one stored by a bulk load, in another partition, is caught by the NOT
+ * EXISTS. A bulk load attaching at the same time holds `interactions_live` in SHARE mode
+ * while it removes event ids stored here and attaches, so this statement either commits
+ * before that (and the bulk load drops its copy) or starts after it (and sees the partition).
  */
 export async function insertInteractions(
   tx: Executor,
@@ -174,7 +180,7 @@ export async function insertInteractions(
   const inserted = await selectRows<{ event_id: string }>(
     tx,
     sql`
-      INSERT INTO ${interactions} (event_id, customer_id, item_id, type, value, quantity, amount, occurred_at, source)
+      INSERT INTO interactions_live (event_id, customer_id, item_id, type, value, quantity, amount, occurred_at, source)
       SELECT t.*, ${source} FROM unnest(
         ${param(rows.map((r) => r.eventId))}::text[],
         ${param(rows.map((r) => r.customerId))}::bigint[],
@@ -185,7 +191,8 @@ export async function insertInteractions(
         ${param(rows.map((r) => r.amount))}::numeric[],
         ${param(rows.map((r) => r.occurredAt.toISOString()))}::timestamptz[]
       ) AS t(event_id, customer_id, item_id, type, value, quantity, amount, occurred_at)
-      ON CONFLICT (event_id) DO NOTHING
+      WHERE NOT EXISTS (SELECT 1 FROM ${interactions} i WHERE i.event_id = t.event_id AND i.segment <> 0)
+      ON CONFLICT (event_id, segment) DO NOTHING
       RETURNING event_id`,
   );
   return new Set(inserted.map((r) => r.event_id));

@@ -1,4 +1,4 @@
-import { consentEvents, customerAliases, customers, interactions, recordAudit, selectRows, type AuditActor } from '@clientele/db';
+import { consentEvents, customerAliases, customers, interactions, recordAudit, selectRows, waitForBulkLoads, type AuditActor } from '@clientele/db';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { DomainError } from './errors.js';
 import { requireCustomer, type CustomerRecord } from './customers.js';
@@ -42,6 +42,8 @@ export async function mergeCustomers(store: Store, survivorExternalId: string, d
   if (duplicateExternalIds.length === 0) throw new DomainError('BAD_USER_INPUT', 'duplicateIds: expected at least one customer to merge', 'duplicateIds');
   if (duplicateExternalIds.length > 100) throw new DomainError('BAD_USER_INPUT', `duplicateIds: expected at most 100, got ${duplicateExternalIds.length}`, 'duplicateIds');
   return store.db.transaction(async (tx) => {
+    // A running bulk import holds resolved customer ids it has not attached yet: wait for it.
+    await waitForBulkLoads(tx);
     const survivor = await requireCustomer(tx, survivorExternalId);
     const duplicates: CustomerRecord[] = [];
     for (const id of duplicateExternalIds) {

@@ -1,4 +1,4 @@
-import { auditLog, consentEvents, customerAliases, customers, interactions, items, recordAudit, type AuditActor } from '@clientele/db';
+import { auditLog, consentEvents, customerAliases, customers, interactions, items, recordAudit, waitForBulkLoads, type AuditActor } from '@clientele/db';
 import { and, asc, eq, isNotNull, or, sql } from 'drizzle-orm';
 import { contactOf, requireCustomer } from './customers.js';
 import type { Store } from './store.js';
@@ -61,6 +61,9 @@ export async function exportCustomer(store: Store, externalId: string, actor: Au
  */
 export async function eraseCustomer(store: Store, externalId: string, actor: AuditActor): Promise<{ interactions: number }> {
   return store.db.transaction(async (tx) => {
+    // A running bulk import may hold this customer's id for rows it has not attached yet:
+    // wait for it, so they are attached first and deleted here with the rest.
+    await waitForBulkLoads(tx);
     const customer = await requireCustomer(tx, externalId);
     const removed = await tx.delete(interactions).where(eq(interactions.customerId, customer.id)).returning({ id: interactions.id });
     await tx.delete(customers).where(eq(customers.id, customer.id));

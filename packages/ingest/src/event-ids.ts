@@ -102,3 +102,29 @@ export class EventIdDeriver {
     return n === 0 ? base : `${base}:${n}`;
   }
 }
+
+/**
+ * Remembers keys in about 1.2 bytes each and answers whether one may have been seen before:
+ * never "no" for a key seen before, rarely (under 1 %) "maybe" for a new one. A bulk import
+ * uses it to set aside the rows whose explicit event id may repeat an earlier line of the file,
+ * so only those few need an exact check at the end.
+ */
+export class SeenFilter {
+  private readonly filters: BloomFilter[] = [new BloomFilter(FIRST_CAPACITY)];
+  private readonly words = new Uint32Array(4);
+
+  /** Whether `key` may have been added before; adds it. */
+  testAndAdd(key: string): boolean {
+    const words = murmur128(key, 0x5eed, this.words);
+    const h1 = words[0] ?? 0;
+    const h2 = (words[1] ?? 0) | 1;
+    for (const filter of this.filters) if (filter.has(h1, h2)) return true;
+    let current = this.filters[this.filters.length - 1];
+    if (!current || current.count >= current.capacity) {
+      current = new BloomFilter((current?.capacity ?? FIRST_CAPACITY / 2) * 2);
+      this.filters.push(current);
+    }
+    current.add(h1, h2);
+    return false;
+  }
+}

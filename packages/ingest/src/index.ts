@@ -1,5 +1,6 @@
 export { importFile } from './import.js';
-export type { ImportOptions, ImportSummary, ImportFormat, EntityCounts } from './import.js';
+export { BULK_MIN_BYTES } from './import.js';
+export type { ImportOptions, ImportSummary, ImportFormat, ImportMode, EntityCounts } from './import.js';
 export { IMPORT_KINDS, KIND_FIELDS } from './kinds.js';
 export type { ImportKind, ColumnMapping } from './kinds.js';
 export { ImportError, REJECTION_CODES } from './errors.js';

@@ -15,8 +15,8 @@ export interface QueryResult<Row> {
 
 export interface Session {
   query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<Row>>;
-  /** COPY `data` (COPY text format) into `table (columns)`. */
-  copyIn(table: string, columns: readonly string[], data: string): Promise<void>;
+  /** COPY `data` (COPY text format, UTF-8 when bytes) into `table (columns)`. */
+  copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void>;
 }
 
 export interface Sessions {

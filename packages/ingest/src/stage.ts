@@ -2,16 +2,17 @@ import type { InteractionRow } from '@clientele/domain';
 import type { Session } from './session.js';
 
 // Interactions are written a batch at a time: COPY into a temporary staging table, then one
-// INSERT … SELECT that resolves external ids to internal ids (following merge aliases) and
-// skips event ids already stored. Unknown customers and items are created as stubs first,
-// or the rows naming them are reported, as the import asks. The same SQL runs on PostgreSQL
-// (COPY FROM STDIN) and on PGlite (COPY FROM '/dev/blob').
+// INSERT … SELECT into the live partition that resolves external ids to internal ids
+// (following merge aliases) and skips event ids already stored. Unknown customers and items
+// are created as stubs first, or the rows naming them are reported, as the import asks. The
+// same SQL runs on PostgreSQL (COPY FROM STDIN) and on PGlite (COPY FROM '/dev/blob'). Large
+// imports on PostgreSQL take the bulk path instead (bulk.ts).
 
 const STAGE = 'clientele_import_stage';
 const STAGE_COLUMNS = ['line', 'event_id', 'customer_ext', 'item_ext', 'type', 'value', 'quantity', 'amount', 'occurred_ms'] as const;
 
 /** Escapes a value for COPY's text format. */
-function copyText(value: string): string {
+export function copyText(value: string): string {
   // Fast path: ids and types rarely hold any of the four special characters.
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -22,7 +23,7 @@ function copyText(value: string): string {
   return value;
 }
 
-const copyNumber = (value: number | null): string => (value === null ? '\\N' : String(value));
+export const copyNumber = (value: number | null): string => (value === null ? '\\N' : String(value));
 
 /** One staged row as a line of COPY text. */
 export function stageLine(line: number, row: InteractionRow): string {
@@ -97,9 +98,12 @@ export async function writeStagedInteractions(
     );
     unknown = rows.map((r) => ({ line: Number(r.line), customer: r.customer, item: r.item }));
   }
+  // An event id already stored in the live partition is skipped by its unique index, one stored
+  // by a bulk load (another partition) by the NOT EXISTS; see insertInteractions in
+  // @clientele/domain for why a bulk load attaching meanwhile cannot slip one in between.
   const inserted = (
     await session.query(
-      `INSERT INTO interactions (event_id, customer_id, item_id, type, value, quantity, amount, occurred_at, source)
+      `INSERT INTO interactions_live (event_id, customer_id, item_id, type, value, quantity, amount, occurred_at, source)
        SELECT s.event_id, coalesce(c.id, a.customer_id), i.id, s.type, s.value, s.quantity, s.amount,
               timestamptz 'epoch' + s.occurred_ms * interval '1 millisecond', $1
        FROM ${STAGE} s
@@ -107,7 +111,8 @@ export async function writeStagedInteractions(
        LEFT JOIN customer_aliases a ON c.id IS NULL AND a.external_id = s.customer_ext
        JOIN items i ON i.external_id = s.item_ext
        WHERE coalesce(c.id, a.customer_id) IS NOT NULL
-       ON CONFLICT (event_id) DO NOTHING`,
+         AND NOT EXISTS (SELECT 1 FROM interactions x WHERE x.event_id = s.event_id AND x.segment <> 0)
+       ON CONFLICT (event_id, segment) DO NOTHING`,
       [options.source],
     )
   ).count;

@@ -1,7 +1,16 @@
 import type { AuditActor, DatabaseHandle } from '@clientele/db';
 import { type Config, loadConfig } from '@clientele/config';
 import type { Store } from '@clientele/domain';
-import { IMPORT_KINDS, importFile, listImportJobs, writeRejectionReport, type ImportKind, type ImportProgress, type ImportSummary } from '@clientele/ingest';
+import {
+  IMPORT_KINDS,
+  importFile,
+  listImportJobs,
+  writeRejectionReport,
+  type ImportKind,
+  type ImportMode,
+  type ImportProgress,
+  type ImportSummary,
+} from '@clientele/ingest';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { progressPrinter } from './progress.js';
 import { positiveInt } from './options.js';
@@ -26,7 +35,7 @@ function mappingPair(value: string, previous: Record<string, string> = {}): Reco
 function summaryLines(summary: ImportSummary): string[] {
   const counts = (c: { created: number; updated: number; unchanged: number }) => `${c.created} created, ${c.updated} updated, ${c.unchanged} unchanged`;
   const lines = [
-    `imported ${summary.fileName} (${summary.kind}, ${summary.format}) in ${summary.seconds.toFixed(1)} s — job ${summary.jobId}`,
+    `imported ${summary.fileName} (${summary.kind}, ${summary.format}${summary.kind === 'interactions' ? `, ${summary.mode}` : ''}) in ${summary.seconds.toFixed(1)} s — job ${summary.jobId}`,
     `  rows read ${summary.rowsRead.toLocaleString('en')}, accepted ${summary.accepted.toLocaleString('en')}, rejected ${summary.rejected.toLocaleString('en')}`,
   ];
   if (summary.customers.created + summary.customers.updated + summary.customers.unchanged > 0) lines.push(`  customers: ${counts(summary.customers)}`);
@@ -50,12 +59,30 @@ export function registerImportCommands(program: Command, deps: ImportCommandDeps
     .option('--map <field=column>', 'read a field from a differently named column (repeatable)', mappingPair)
     .addOption(new Option('--unknown <policy>', 'interactions naming an unknown customer or item: create a stub or reject the row').choices(['create', 'reject']).default('create'))
     .addOption(new Option('--batch-size <n>', 'rows per transaction').argParser(positiveInt('--batch-size')))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'interactions: bulk loads the file into a partition of its own, indexed at the end (PostgreSQL; visible once complete), live writes batch by batch; auto picks bulk for files of 16 MiB or more',
+      )
+        .choices(['auto', 'bulk', 'live'])
+        .default('auto'),
+    )
     .option('--rejections <file>', 'write every rejected row (line, column, code, reason) to this CSV file')
     .option('--json', 'print the summary as JSON')
     .action(
       async (
         file: string,
-        options: { kind: ImportKind; format?: 'csv' | 'ndjson'; delimiter?: string; map?: Record<string, string>; unknown: 'create' | 'reject'; batchSize?: number; rejections?: string; json?: boolean },
+        options: {
+          kind: ImportKind;
+          format?: 'csv' | 'ndjson';
+          delimiter?: string;
+          map?: Record<string, string>;
+          unknown: 'create' | 'reject';
+          batchSize?: number;
+          mode: ImportMode;
+          rejections?: string;
+          json?: boolean;
+        },
       ) => {
         await deps.withDatabase(loadConfig(), async (database) => {
           const bar = progressPrinter();
@@ -70,6 +97,7 @@ export function registerImportCommands(program: Command, deps: ImportCommandDeps
               store: database.store,
               actor: deps.cliActor,
               unknownReferences: options.unknown,
+              mode: options.mode,
               signal: controller.signal,
               onProgress: (p: ImportProgress) => bar.update({ stage: p.stage === 'read' ? 'reading' : p.stage, done: p.done, total: p.total }),
               ...(options.format ? { format: options.format } : {}),
