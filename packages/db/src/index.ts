@@ -20,5 +20,5 @@ export { migrate, migrationsFolder } from './migrate.js';
 export { DatabaseSetupError } from './errors.js';
 export { recordAudit } from './audit.js';
 export { BULK_WRITE_ROWS, refreshStatistics } from './statistics.js';
-export { BULK_FINALIZE_LOCK, BULK_JOB_LOCK_SPACE, BULK_LOAD_LOCK, waitForBulkLoads } from './interaction-locks.js';
+export { BULK_FINALIZE_LOCK, BULK_JOB_LOCK_SPACE, BULK_LOAD_LOCK, attachedInteractionSegments, waitForBulkLoads } from './interaction-locks.js';
 export type { AuditEntry, AuditActor } from './audit.js';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Executor } from './client.js';
+import { selectRows, type Executor } from './client.js';
 
 // Advisory locks around bulk loads of interactions (PostgreSQL; harmless on the embedded
 // database, which has one connection). A bulk import resolves customer and item external ids
@@ -26,4 +26,24 @@ export const BULK_JOB_LOCK_SPACE = 72_439_110;
  */
 export async function waitForBulkLoads(tx: Executor): Promise<void> {
   await tx.execute(sql`SELECT pg_advisory_xact_lock(${BULK_LOAD_LOCK}::bigint)`);
+}
+
+/**
+ * Segments of the interaction partitions attached now (0 is the live partition; each bulk load
+ * adds one). Read from the catalog, so it costs nothing however many rows they hold. Rows of a
+ * bulk partition got their ids while loading and appear all at once when it is attached, so a
+ * reader that follows new interactions by id also has to look for new segments.
+ */
+export async function attachedInteractionSegments(db: Executor): Promise<number[]> {
+  const rows = await selectRows<{ bound: string }>(
+    db,
+    sql`SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'interactions'::regclass`,
+  );
+  const segments: number[] = [];
+  for (const { bound } of rows) {
+    const match = /IN \((\d+)\)/.exec(bound);
+    if (match?.[1]) segments.push(Number(match[1]));
+  }
+  return segments.sort((a, b) => a - b);
 }

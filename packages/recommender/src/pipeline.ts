@@ -1,4 +1,4 @@
-import { interactions, selectRows, type AuditActor, type Executor } from '@clientele/db';
+import { attachedInteractionSegments, interactions, selectRows, type AuditActor, type Executor } from '@clientele/db';
 import { sql } from 'drizzle-orm';
 import { encodeArtifact, gramMatrix, type ModelArtifact } from './artifact.js';
 import { checkEnoughData, InsufficientDataError, loadDataset, type Dataset } from './data.js';
@@ -111,6 +111,8 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   // Interactions after this id arrive after the snapshot; serving excludes them as seen.
   const [mark] = await selectRows<{ max: number | string | null }>(db, sql`SELECT max(id) AS max FROM ${interactions}`);
   const maxInteractionId = Number(mark?.max ?? 0);
+  // Bulk-loaded partitions attached later hold lower ids: serving reads those by segment.
+  const segments = await attachedInteractionSegments(db);
   const data = await loadDataset(db, params);
   checkEnoughData(data);
   const split = splitDataset(data, params.split);
@@ -172,6 +174,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     pairs: data.userRows.length,
     interactions: data.interactionCount,
     maxInteractionId,
+    segments,
     split: split.description,
     parts: { train: split.train.userRows.length, validation: split.validation.userRows.length, test: split.test.userRows.length },
     timings,

@@ -1,5 +1,5 @@
 import { ItemScorer } from '@clientele/compute';
-import { auditLog, customerAliases, customers, interactions, items, selectRows, type DatabaseHandle } from '@clientele/db';
+import { attachedInteractionSegments, auditLog, customerAliases, customers, interactions, items, selectRows, type DatabaseHandle } from '@clientele/db';
 import { DomainError, RATING_MAX, RATING_MIN, type ItemRecord } from '@clientele/domain';
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { ModelArtifact } from './artifact.js';
@@ -90,8 +90,10 @@ interface Loaded {
   similar: ItemScorer | null;
   /** Items seen since training, by user row (item rows). */
   recent: Map<number, Set<number>>;
-  /** Highest interaction id already read. */
+  /** Highest interaction id of the live partition (segment 0) already read. */
   lastInteraction: number;
+  /** Bulk-loaded segments whose rows are in the model or were read: segment → done. */
+  segments: Map<number, { lastId: number; done: boolean }>;
 }
 
 interface Pending {
@@ -333,7 +335,14 @@ export class ModelServer {
       similar: null,
       recent: new Map(),
       lastInteraction: Number((meta?.data['maxInteractionId'] as number | undefined) ?? 0),
+      segments: new Map(),
     };
+    // Segments attached when the model was trained are in it; a version trained before
+    // segments were recorded is taken to include those attached now.
+    const trained = meta?.data['segments'];
+    for (const segment of Array.isArray(trained) ? trained.map(Number) : await attachedInteractionSegments(this.db)) {
+      loaded.segments.set(segment, { lastId: 0, done: true });
+    }
     await this.catchUp(loaded);
     this.candidateCache = new Map();
     return loaded;
@@ -362,15 +371,8 @@ export class ModelServer {
     if (!target) return;
     // In chunks, yielding between them: after a bulk import, reading 100k rows in one go held
     // the event loop for ~300 ms. At most CATCH_UP_CHUNKS per poll; the rest on the next.
-    for (let chunk = 0; chunk < CATCH_UP_CHUNKS; chunk++) {
-      const fresh = await this.db
-        .select({ id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId })
-        .from(interactions)
-        .where(gt(interactions.id, target.lastInteraction))
-        .orderBy(interactions.id)
-        .limit(CATCH_UP_ROWS);
-      if (fresh.length === 0) break;
-      for (const r of fresh) {
+    const seen = (rows: { customerId: number; itemId: number }[]) => {
+      for (const r of rows) {
         const u = target.userRowById.get(r.customerId);
         const i = target.itemRowById.get(r.itemId);
         if (u === undefined || i === undefined) continue;
@@ -378,9 +380,41 @@ export class ModelServer {
         if (!set) target.recent.set(u, (set = new Set()));
         set.add(i);
       }
+    };
+    const columns = { id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId };
+    let budget = CATCH_UP_CHUNKS;
+    // The live partition, by id.
+    for (; budget > 0; budget--) {
+      const fresh = await this.db
+        .select(columns)
+        .from(interactions)
+        .where(and(eq(interactions.segment, 0), gt(interactions.id, target.lastInteraction)))
+        .orderBy(interactions.id)
+        .limit(CATCH_UP_ROWS);
+      if (fresh.length === 0) break;
+      seen(fresh);
       target.lastInteraction = fresh[fresh.length - 1]?.id ?? target.lastInteraction;
       if (fresh.length < CATCH_UP_ROWS) break;
       await yieldToEventLoop();
+    }
+    // Partitions attached by bulk loads since: all their rows are new to the model.
+    for (const segment of await attachedInteractionSegments(this.db)) {
+      if (segment !== 0 && !target.segments.has(segment)) target.segments.set(segment, { lastId: 0, done: false });
+    }
+    for (const [segment, progress] of target.segments) {
+      while (!progress.done && budget > 0) {
+        budget--;
+        const fresh = await this.db
+          .select(columns)
+          .from(interactions)
+          .where(and(eq(interactions.segment, segment), gt(interactions.id, progress.lastId)))
+          .orderBy(interactions.id)
+          .limit(CATCH_UP_ROWS);
+        seen(fresh);
+        progress.lastId = fresh[fresh.length - 1]?.id ?? progress.lastId;
+        progress.done = fresh.length < CATCH_UP_ROWS;
+        await yieldToEventLoop();
+      }
     }
     const since = this.auditSince;
     const changes = await this.db
