@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = {
@@ -81,18 +81,12 @@ function ensureChromium() {
   if (status !== 0) console.warn('clientele: could not install chromium; browser tests will skip.');
 }
 
-/**
- * Runs the CLI (apps/api/bin/clientele.js, which starts the server with its Node flags) and
- * exits with its status. Ctrl-C reaches it directly (same process group); SIGTERM is passed on.
- */
+/** Runs the CLI in this process so Ctrl-C reaches the server's own shutdown handler. */
 async function cli(args) {
   const entry = path.join(root, 'apps/api/dist/cli/main.js');
   if (!existsSync(entry)) fail(`the API was not built (${entry} is missing); run npm run build`);
-  const child = spawn(process.execPath, [path.join(root, 'apps/api/bin/clientele.js'), ...args], { cwd: root, stdio: 'inherit', env });
-  process.on('SIGINT', () => undefined);
-  process.on('SIGTERM', () => child.kill('SIGTERM'));
-  const code = await new Promise((resolve) => child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0))));
-  process.exit(code);
+  const { main } = await import(pathToFileURL(entry).href);
+  await main(['node', 'clientele', ...args]);
 }
 
 const [command = 'start', ...rest] = process.argv.slice(2);
