@@ -25,6 +25,8 @@ export interface Config {
   sessionTtlHours: number;
   /** Threads for native compute; 0 means one per core. */
   computeThreads: number;
+  /** Native threads per recommendation scoring batch in the API (the rest of the cores serve requests). */
+  servingThreads: number;
   /** Maximum GraphQL query depth and cost accepted from clients. */
   graphqlMaxDepth: number;
   graphqlMaxCost: number;
@@ -166,6 +168,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     demoData: oneOf(env, 'CLIENTELE_DEMO_DATA', ['auto', 'off'], 'auto'),
     sessionTtlHours: integer(env, 'CLIENTELE_SESSION_TTL_HOURS', 12, 1, 24 * 90),
     computeThreads: integer(env, 'CLIENTELE_THREADS', 0, 0, Math.max(256, os.cpus().length)),
+    servingThreads: integer(env, 'CLIENTELE_SERVING_THREADS', 1, 0, Math.max(256, os.cpus().length)),
     graphqlMaxDepth: integer(env, 'CLIENTELE_GRAPHQL_MAX_DEPTH', 12, 2, 64),
     graphqlMaxCost: integer(env, 'CLIENTELE_GRAPHQL_MAX_COST', 20000, 100, 10_000_000),
     encryptionKeys: encryptionKeys(env, runtime),

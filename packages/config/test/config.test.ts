@@ -54,4 +54,10 @@ describe('loadConfig', () => {
     expect(loadConfig({}).recommenderPollMs).toBe(2000);
     expect(loadConfig({ CLIENTELE_RECOMMENDER_POLL_MS: '500' }).recommenderPollMs).toBe(500);
   });
+
+  it('scores recommendations on one thread unless told otherwise, and checks the setting', () => {
+    expect(loadConfig({}).servingThreads).toBe(1);
+    expect(loadConfig({ CLIENTELE_SERVING_THREADS: '0' }).servingThreads).toBe(0);
+    expect(() => loadConfig({ CLIENTELE_SERVING_THREADS: 'many' })).toThrow(/CLIENTELE_SERVING_THREADS/);
+  });
 });
