@@ -1,4 +1,5 @@
-import { recordAudit, schema, type AuditActor, type Executor } from '@clientele/db';
+import { createHash } from 'node:crypto';
+import { recordAudit, schema, selectRows, type AuditActor, type Executor } from '@clientele/db';
 import { decodeCursor, DomainError, encodeCursor, pageSize, type Page } from '@clientele/domain';
 import { and, count, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { ARTIFACT_FORMAT, ArtifactError, decodeArtifact, sha256, type ModelArtifact } from './artifact.js';
@@ -144,12 +145,37 @@ export async function activationHistory(db: Executor, limit = 50): Promise<Activ
 }
 
 /** Reads a version's artifact and checks its SHA-256 and structure; throws ArtifactError when corrupt. */
+/** Artifact bytes read per statement (hex on the wire: twice that). */
+const ARTIFACT_CHUNK = 256 * 1024;
+
+/**
+ * Reads and verifies a version's artifact. In slices of 256 KiB, hashed as they come, with
+ * the event loop free in between: a serving process loads a new version while it answers
+ * requests, and one 36 MB bytea value took ~2 s of parsing on the event loop (the driver
+ * re-merges its buffer for every network chunk of a large message).
+ */
 export async function loadArtifact(db: Executor, version: number): Promise<ModelArtifact> {
-  const [row] = await db.select({ bytes: recommenderArtifacts.bytes, sha256: recommenderArtifacts.sha256 }).from(recommenderArtifacts).where(eq(recommenderArtifacts.version, version));
+  const [row] = await db.select({ size: recommenderArtifacts.size, sha256: recommenderArtifacts.sha256 }).from(recommenderArtifacts).where(eq(recommenderArtifacts.version, version));
   if (!row) throw new ArtifactError(`model artifact: version ${version} has none`);
-  const actual = sha256(row.bytes);
+  const bytes = new Uint8Array(row.size);
+  const hash = createHash('sha256');
+  for (let at = 0; at < row.size; at += ARTIFACT_CHUNK) {
+    const [slice] = await selectRows<{ part: Uint8Array }>(
+      db,
+      sql`SELECT substring(bytes FROM ${at + 1} FOR ${ARTIFACT_CHUNK}) AS part FROM ${recommenderArtifacts} WHERE version = ${version}`,
+    );
+    const part = slice?.part;
+    const expected = Math.min(ARTIFACT_CHUNK, row.size - at);
+    if (!part || part.length !== expected || at + part.length > bytes.length) {
+      throw new ArtifactError(`model artifact of version ${version}: ${at + (part?.length ?? 0)} bytes where ${row.size} were recorded (the artifact is corrupt)`);
+    }
+    bytes.set(part, at);
+    hash.update(part);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const actual = hash.digest('hex');
   if (actual !== row.sha256) throw new ArtifactError(`model artifact of version ${version}: checksum ${actual.slice(0, 12)}… differs from the stored ${row.sha256.slice(0, 12)}… (the artifact is corrupt)`);
-  return decodeArtifact(row.bytes);
+  return decodeArtifact(bytes);
 }
 
 /**
