@@ -2,7 +2,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,52 +100,4 @@ export async function startApi(env) {
   return { url, child, pid: child.pid };
 }
 
-/**
- * An open-model load at a fixed offered rate: request i is sent at start + i / rate (not in
- * bursts), over keep-alive connections, and its latency is measured from that scheduled time,
- * so a stalled server is charged for the requests it delayed (no coordinated omission).
- * `bodies` are POSTed to `url` in turn. Resolves with latency percentiles in milliseconds.
- */
-export async function pacedLoad({ url, headers, bodies, rate, seconds }) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const total = Math.round(rate * seconds);
-  const interval = 1000 / rate;
-  const latencies = [];
-  let errors = 0;
-  const start = performance.now();
-  await new Promise((resolve) => {
-    let sent = 0;
-    let done = 0;
-    const finish = () => {
-      if (++done === total) resolve();
-    };
-    const fire = () => {
-      const now = performance.now();
-      while (sent < total && start + sent * interval <= now) {
-        const scheduled = start + sent * interval;
-        const body = bodies[sent % bodies.length];
-        sent++;
-        const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode !== 200) errors++;
-            latencies.push(performance.now() - scheduled);
-            finish();
-          });
-        });
-        req.on('error', () => {
-          errors++;
-          finish();
-        });
-        req.end(body);
-      }
-      if (sent < total) setTimeout(fire, Math.max(0, start + sent * interval - performance.now()));
-    };
-    fire();
-  });
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN).toFixed(2));
-  return { offered: rate, achieved: latencies.length / elapsed, count: latencies.length, errors, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
-}
+export { pacedLoad, pacedLoadInChild } from './paced.mjs';

@@ -11,7 +11,8 @@
 //    and autocannon (in this process) measures, in one run:
 //      `{ __typename }` and `recommendations(first: 10)` (exact top-10, seen items excluded) at
 //      50 connections: recommendations ≥ 50 % of __typename's throughput;
-//      recommendations at a fixed 500 requests/s, offered evenly (bench/lib.mjs pacedLoad): p99 ≤ 10 ms.
+//      recommendations at a fixed 500 requests/s, offered evenly by a load generator in a process
+//      of its own (bench/paced.mjs): p99 ≤ 10 ms.
 //
 // Usage: node recommender.mjs [--only=quality,serving] [--seconds=10]
 // Database: the embedded one in a temporary folder, or PostgreSQL when BENCH_PG_URL is set
@@ -37,7 +38,7 @@ import {
   registerTrainingJob,
   saveModelVersion,
 } from '@clientele/recommender';
-import { datasetsFolder, freshDatabase, pacedLoad, rng, startApi } from './lib.mjs';
+import { datasetsFolder, freshDatabase, pacedLoadInChild, rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -316,9 +317,9 @@ async function serving() {
     // trivial query at the same rate as the floor of this HTTP stack on this machine.
     const graphqlUrl = `${api.url}/graphql`;
     const gcBefore = await gcPauses(api.url, headers);
-    const fixed = await pacedLoad({ url: graphqlUrl, headers, bodies, rate: 500, seconds });
+    const fixed = await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate: 500, seconds });
     const gcDuring = diffPauses(await gcPauses(api.url, headers), gcBefore);
-    const fixedBase = await pacedLoad({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate: 500, seconds });
+    const fixedBase = await pacedLoadInChild({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate: 500, seconds });
     for (const [name, r] of [['fixed', fixed], ['fixedBase', fixedBase]]) {
       if (r.errors > 0) throw new Error(`${name}: ${r.errors} failed requests`);
     }
