@@ -71,6 +71,19 @@ size_t read_matrix(const Args& a, Task* job, const char* key, size_t dim, View<f
   return out.length / dim;
 }
 
+/**
+ * The optional half-float copy of `items` made by halfCopy ("itemsHalf", with its "maxNorm"):
+ * the scans read it and rescore their best rows from items. False when not given.
+ */
+bool read_half_copy(const Args& a, const View<float>& items, View<uint16_t>& half, float& max_norm) {
+  if (!a.has("itemsHalf")) return false;
+  half = a.typed<uint16_t>("itemsHalf");
+  if (half.length != items.length)
+    a.range_error("itemsHalf", "the same length as items (" + std::to_string(items.length) + ")", "length " + std::to_string(half.length));
+  max_norm = static_cast<float>(a.number("maxNorm", 0, 1e30));
+  return true;
+}
+
 template <typename T>
 Napi::TypedArrayOf<T> copy_out(Napi::Env env, const std::vector<T>& v) {
   auto arr = Napi::TypedArrayOf<T>::New(env, v.size());
@@ -368,11 +381,9 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
     std::vector<float> sc(cap);
     TopKQuery tq{q.data, ex.data, ex.length};
     int threads = a.threads();
-    if (a.has("itemsHalf") && cand.data == nullptr) {
-      View<uint16_t> h = a.typed<uint16_t>("itemsHalf");
-      if (h.length != items.length)
-        a.range_error("itemsHalf", "the same length as items (" + std::to_string(items.length) + ")", "length " + std::to_string(h.length));
-      float max_norm = static_cast<float>(a.number("maxNorm", 0, 1e30));
+    View<uint16_t> h;
+    float max_norm = 0;
+    if (cand.data == nullptr && read_half_copy(a, items, h, max_norm)) {
       size_t got = top_k_half(K, items.data, h.data, rows, d, tq, max_norm, cap, idx.data(), sc.data(), threads);
       idx.resize(got);
       sc.resize(got);
@@ -444,14 +455,7 @@ class TopKBatchJob : public Task {
       check_index(a, "candidates", cand_.data, cand_.length, rows_, "item count");
       Keep(a.get("candidates"));
     }
-    if (!cosine_ && a.has("itemsHalf")) {
-      // The half copy made by halfCopy: the scan reads it, the best rows are rescored from items.
-      half_ = a.typed<uint16_t>("itemsHalf");
-      if (half_.length != items_.length)
-        a.range_error("itemsHalf", "the same length as items (" + std::to_string(items_.length) + ")", "length " + std::to_string(half_.length));
-      max_norm_ = static_cast<float>(a.number("maxNorm", 0, 1e30));
-      Keep(a.get("itemsHalf"));
-    }
+    if (!cosine_ && read_half_copy(a, items_, half_, max_norm_)) Keep(a.get("itemsHalf"));
     size_t avail = cand_.data ? cand_.length : rows_;
     k_ = std::min(k_, avail);
     idx_ = NewInt32(checked_mul(nq_, k_, "queries × k"), &idx_slot_);

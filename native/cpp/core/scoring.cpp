@@ -251,27 +251,12 @@ class HalfCandidates {
 size_t top_k_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery& q,
                   float max_norm, size_t k, int32_t* idx, float* score, int threads) {
   if (k == 0 || rows == 0) return 0;
-  const float margin = half_margin(q.query, d, max_norm);
-  std::vector<int32_t> excl(q.exclude, q.exclude + q.n_exclude);
-  std::sort(excl.begin(), excl.end());
-  size_t t = static_cast<size_t>(std::max(1, rows < 8192 ? 1 : threads));
-  std::vector<std::vector<int32_t>> keep(t);
-  parallel_for(static_cast<int>(t), rows, [&](int tid, size_t b, size_t e) {
-    HalfCandidates cand(k, margin, &excl);
-    constexpr size_t kBlock = 512;
-    float buf[kBlock];
-    for (size_t j0 = b; j0 < e; j0 += kBlock) {
-      size_t m = std::min(kBlock, e - j0);
-      K.dot_rows_half(q.query, H + j0 * d, m, d, buf);
-      for (size_t r = 0; r < m; ++r) cand.offer(buf[r], static_cast<int32_t>(j0 + r));
-    }
-    keep[static_cast<size_t>(tid)] = cand.rows();
-  });
-  // Exact rescoring of the candidates (a few times k in practice).
-  Selector sel(k, nullptr, 0);
-  for (auto& c : keep)
-    for (int32_t j : c) sel.offer(K.dot(q.query, M + static_cast<size_t>(j) * d, d), j);
-  return sel.finish(idx, score);
+  // A batch of one: the same scan, candidate margin and float32 rescoring.
+  RunContext ctx;
+  ctx.threads = threads;
+  int32_t count = 0;
+  top_k_batch_half(K, M, H, rows, d, &q, 1, k, max_norm, idx, score, &count, ctx);
+  return static_cast<size_t>(count);
 }
 
 void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery* queries,

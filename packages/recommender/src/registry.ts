@@ -3,6 +3,7 @@ import { recordAudit, schema, selectRows, type AuditActor, type Executor } from 
 import { decodeCursor, DomainError, encodeCursor, pageSize, type Page } from '@clientele/domain';
 import { and, count, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import { ARTIFACT_FORMAT, ArtifactError, decodeArtifact, sha256, type ModelArtifact } from './artifact.js';
+import { yieldToEventLoop } from './event-loop.js';
 import type { ModelKind } from './params.js';
 
 // The model registry: versions with their parameters, data counts, metrics and training time;
@@ -171,7 +172,7 @@ export async function loadArtifact(db: Executor, version: number): Promise<Model
     }
     bytes.set(part, at);
     hash.update(part);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldToEventLoop();
   }
   const actual = hash.digest('hex');
   if (actual !== row.sha256) throw new ArtifactError(`model artifact of version ${version}: checksum ${actual.slice(0, 12)}… differs from the stored ${row.sha256.slice(0, 12)}… (the artifact is corrupt)`);

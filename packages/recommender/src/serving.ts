@@ -3,6 +3,7 @@ import { attachedInteractionSegments, auditLog, customerAliases, customers, inte
 import { DomainError, RATING_MAX, RATING_MIN, type ItemRecord } from '@clientele/domain';
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { ModelArtifact } from './artifact.js';
+import { yieldToEventLoop } from './event-loop.js';
 import { Explainer, type Contribution } from './explain.js';
 import { ACTIVATION_CHANNEL, currentActivation, getModelVersion, loadArtifact } from './registry.js';
 
@@ -113,8 +114,6 @@ const CATALOGUE_OVERLAP_MS = 10_000;
 
 /** Catalogue rows read (and mirrored) per statement between yields to the event loop. */
 const CATALOGUE_CHUNK = 5_000;
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const silent: ServingLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const USABLE = sql`(i.quantity IS NULL OR i.quantity > 0) AND (i.type <> 'rating' OR (i.value BETWEEN ${RATING_MIN} AND ${RATING_MAX}))`;
@@ -381,16 +380,18 @@ export class ModelServer {
         set.add(i);
       }
     };
-    const columns = { id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId };
+    /** The next rows of one partition after an id. */
+    const rowsAfter = (segment: number, after: number) =>
+      this.db
+        .select({ id: interactions.id, customerId: interactions.customerId, itemId: interactions.itemId })
+        .from(interactions)
+        .where(and(eq(interactions.segment, segment), gt(interactions.id, after)))
+        .orderBy(interactions.id)
+        .limit(CATCH_UP_ROWS);
     let budget = CATCH_UP_CHUNKS;
     // The live partition, by id.
     for (; budget > 0; budget--) {
-      const fresh = await this.db
-        .select(columns)
-        .from(interactions)
-        .where(and(eq(interactions.segment, 0), gt(interactions.id, target.lastInteraction)))
-        .orderBy(interactions.id)
-        .limit(CATCH_UP_ROWS);
+      const fresh = await rowsAfter(0, target.lastInteraction);
       if (fresh.length === 0) break;
       seen(fresh);
       target.lastInteraction = fresh[fresh.length - 1]?.id ?? target.lastInteraction;
@@ -404,12 +405,7 @@ export class ModelServer {
     for (const [segment, progress] of target.segments) {
       while (!progress.done && budget > 0) {
         budget--;
-        const fresh = await this.db
-          .select(columns)
-          .from(interactions)
-          .where(and(eq(interactions.segment, segment), gt(interactions.id, progress.lastId)))
-          .orderBy(interactions.id)
-          .limit(CATCH_UP_ROWS);
+        const fresh = await rowsAfter(segment, progress.lastId);
         seen(fresh);
         progress.lastId = fresh[fresh.length - 1]?.id ?? progress.lastId;
         progress.done = fresh.length < CATCH_UP_ROWS;
