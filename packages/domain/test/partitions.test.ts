@@ -30,6 +30,19 @@ function migrationsBefore0006(dir: string): string {
   return folder;
 }
 
+/** A fresh database and a store on it for the tests of one describe block. */
+function freshStore(): { handle: TestDatabase; store: Store } {
+  const t = {} as { handle: TestDatabase; store: Store };
+  beforeAll(async () => {
+    t.handle = await createTestDatabase();
+    t.store = { db: t.handle.db, cipher, interactionTypes: types };
+  });
+  afterAll(async () => {
+    await t.handle?.close();
+  });
+  return t;
+}
+
 describe('migration 0006 on a database that already holds interactions', () => {
   let dir: string;
   let handle: DatabaseHandle;
@@ -104,27 +117,19 @@ describe('migration 0006 on a database that already holds interactions', () => {
 });
 
 describe('event ids across partitions', () => {
-  let handle: TestDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    handle = await createTestDatabase();
-    store = { db: handle.db, cipher, interactionTypes: types };
-  });
-  afterAll(async () => {
-    await handle?.close();
-  });
+  const t = freshStore();
 
   it('trackInteractions does not store an event a bulk partition holds', async () => {
-    await trackInteractions(store, [{ eventId: 'seed', customerId: 'p-c1', itemId: 'p-i1', type: 'view', occurredAt: '2024-05-01T00:00:00Z' }], { actor });
+    await trackInteractions(t.store, [{ eventId: 'seed', customerId: 'p-c1', itemId: 'p-i1', type: 'view', occurredAt: '2024-05-01T00:00:00Z' }], { actor });
     // A partition as a bulk import attaches it (built by hand here, so this runs on both databases).
-    await handle.db.execute(sql`CREATE TABLE interactions_bulk_test (LIKE interactions INCLUDING DEFAULTS)`);
-    await handle.db.execute(sql`ALTER TABLE interactions_bulk_test ALTER COLUMN segment SET DEFAULT 77`);
-    await handle.db.execute(sql`
+    await t.handle.db.execute(sql`CREATE TABLE interactions_bulk_test (LIKE interactions INCLUDING DEFAULTS)`);
+    await t.handle.db.execute(sql`ALTER TABLE interactions_bulk_test ALTER COLUMN segment SET DEFAULT 77`);
+    await t.handle.db.execute(sql`
       INSERT INTO interactions_bulk_test (customer_id, item_id, type, occurred_at, event_id, source)
       SELECT customer_id, item_id, 'click', occurred_at, 'e:bulk-1', 'import:test' FROM interactions WHERE event_id = 'e:seed'`);
-    await handle.db.execute(sql`ALTER TABLE interactions ATTACH PARTITION interactions_bulk_test FOR VALUES IN (77)`);
+    await t.handle.db.execute(sql`ALTER TABLE interactions ATTACH PARTITION interactions_bulk_test FOR VALUES IN (77)`);
     const result = await trackInteractions(
-      store,
+      t.store,
       [
         { eventId: 'bulk-1', customerId: 'p-c1', itemId: 'p-i1', type: 'click', occurredAt: '2024-05-01T00:00:00Z' },
         { eventId: 'live-1', customerId: 'p-c1', itemId: 'p-i1', type: 'click', occurredAt: '2024-05-01T00:00:00Z' },
@@ -132,30 +137,22 @@ describe('event ids across partitions', () => {
       { actor },
     );
     expect(result.results.map((r) => r.status)).toEqual(['UNCHANGED', 'CREATED']);
-    expect(await n(handle, sql`SELECT count(*) AS n FROM interactions WHERE event_id = 'e:bulk-1'`)).toBe(1);
-    const page = await listInteractions(store, { first: 10, orderBy: 'OCCURRED_AT_ASC' });
+    expect(await n(t.handle, sql`SELECT count(*) AS n FROM interactions WHERE event_id = 'e:bulk-1'`)).toBe(1);
+    const page = await listInteractions(t.store, { first: 10, orderBy: 'OCCURRED_AT_ASC' });
     expect(page.nodes.map((r) => r.eventId).sort()).toEqual(['e:bulk-1', 'e:live-1', 'e:seed']);
     // Merging moves rows of every partition.
-    await trackInteractions(store, [{ eventId: 'other', customerId: 'p-c2', itemId: 'p-i1', type: 'view', occurredAt: '2024-05-01T00:00:00Z' }], { actor });
-    const merged = await mergeCustomers(store, 'p-c2', ['p-c1'], actor);
+    await trackInteractions(t.store, [{ eventId: 'other', customerId: 'p-c2', itemId: 'p-i1', type: 'view', occurredAt: '2024-05-01T00:00:00Z' }], { actor });
+    const merged = await mergeCustomers(t.store, 'p-c2', ['p-c1'], actor);
     expect(merged.movedInteractions).toBe(3);
   });
 });
 
 describe.skipIf(!process.env.DATABASE_URL)('merges and erasures wait for bulk loads', () => {
-  let handle: TestDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    handle = await createTestDatabase();
-    store = { db: handle.db, cipher, interactionTypes: types };
-  });
-  afterAll(async () => {
-    await handle?.close();
-  });
+  const t = freshStore();
 
   it('waits while the bulk-load lock is held shared', async () => {
     await trackInteractions(
-      store,
+      t.store,
       [
         { eventId: 'w1', customerId: 'w-a', itemId: 'w-i', type: 'view', occurredAt: '2024-05-01T00:00:00Z' },
         { eventId: 'w2', customerId: 'w-b', itemId: 'w-i', type: 'view', occurredAt: '2024-05-01T00:00:00Z' },
@@ -163,18 +160,18 @@ describe.skipIf(!process.env.DATABASE_URL)('merges and erasures wait for bulk lo
       ],
       { actor },
     );
-    if (handle.driver.kind !== 'postgres') throw new Error('expected PostgreSQL');
-    const holder = await handle.driver.pool.connect();
+    if (t.handle.driver.kind !== 'postgres') throw new Error('expected PostgreSQL');
+    const holder = await t.handle.driver.pool.connect();
     await holder.query('SELECT pg_advisory_lock_shared($1::bigint)', [BULK_LOAD_LOCK]);
     let done = 0;
-    const merging = mergeCustomers(store, 'w-a', ['w-b'], actor).then(() => done++);
-    const erasing = eraseCustomer(store, 'w-c', actor).then(() => done++);
+    const merging = mergeCustomers(t.store, 'w-a', ['w-b'], actor).then(() => done++);
+    const erasing = eraseCustomer(t.store, 'w-c', actor).then(() => done++);
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(done).toBe(0);
     await holder.query('SELECT pg_advisory_unlock_shared($1::bigint)', [BULK_LOAD_LOCK]);
     holder.release();
     await Promise.all([merging, erasing]);
     expect(done).toBe(2);
-    expect(await n(handle, sql`SELECT count(*) AS n FROM interactions`)).toBe(2);
+    expect(await n(t.handle, sql`SELECT count(*) AS n FROM interactions`)).toBe(2);
   });
 });

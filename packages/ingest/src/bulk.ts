@@ -2,7 +2,8 @@ import { BULK_FINALIZE_LOCK, BULK_JOB_LOCK_SPACE, BULK_LOAD_LOCK } from '@client
 import type pg from 'pg';
 import type { InteractionRow } from '@clientele/domain';
 import type { Session, Sessions } from './session.js';
-import { copyNumber, copyText, type UnknownReference } from './stage.js';
+import { CopyText, ID_CACHE, IdCache, loadTail, type PendingRow } from './bulk-rows.js';
+import { copyText, type UnknownReference } from './stage.js';
 
 // The bulk path for large interaction imports on PostgreSQL (issue 4). Keeping six btrees up
 // to date row by row costs 2–5 s per index per million rows; building them once over the
@@ -16,9 +17,13 @@ import { copyNumber, copyText, type UnknownReference } from './stage.js';
 //    and item ids resolved (stubs created) per batch as on the live path. Rows whose explicit
 //    event id may repeat an earlier line (a Bloom filter in the reader says so, ~1 % false
 //    positives) go to `…_repeats` with their line number instead;
-// 3. at the end, in one transaction serialised with other bulk loads (BULK_FINALIZE_LOCK):
-//    keeps the first line of each repeated event id, removes event ids stored in other bulk
-//    partitions, builds the indexes and foreign keys, then — holding `interactions_live` in
+// 3. at the end, first on its own tables, which nobody else reads: keeps the first line of each
+//    repeated event id, removes event ids stored in the bulk partitions attached by then, and
+//    builds the indexes (under their final names) on two connections at once — this one and one
+//    more taken from the pool for the while; CREATE INDEX takes a SHARE lock, which does not
+//    conflict with another CREATE INDEX. Then, in one transaction serialised with other bulk
+//    loads (BULK_FINALIZE_LOCK), only what has to be: removes event ids stored in bulk
+//    partitions attached since, adds the foreign keys, then — holding `interactions_live` in
 //    SHARE mode, so no live write of the same event can commit in between — removes event ids
 //    stored there and attaches the table as partition `interactions_bulk_<segment>`. When no
 //    row is left (a re-import), the table is dropped and nothing is attached.
@@ -35,6 +40,41 @@ const LOAD_TABLE = /^interactions_load_([0-9a-f]{32})(_repeats)?$/;
 /** The job id (a uuid) as written in table names. */
 const tableId = (jobId: string): string => jobId.replace(/-/g, '').toLowerCase();
 const uuidOf = (hex: string): string => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+
+/** maintenance_work_mem of each index build (two run at once): a million rows sort in about 90 MB. */
+const INDEX_MEMORY = '256MB';
+/** How long the index builds wait for a second connection of the pool before going on without. */
+const BORROW_WAIT_MS = 2_000;
+const ignoreError = (): void => undefined;
+
+/**
+ * The indexes of a bulk partition (those of `interactions`), under the partition's names, on
+ * `table`. Built from both ends of the list at once (see `buildIndexes`). On a million rows,
+ * two builds running, (event_id, segment) and (customer_id, occurred_at) took 0.9–1.5 s each,
+ * item_id 0.8–1.4, occurred_at 0.7–1.1 and the primary key 0.5–1.0: the import's connection
+ * takes the first two, the other the last two, and whichever is free first the primary key.
+ */
+// IF NOT EXISTS: after one connection fails, the other builds what is left, and an index whose
+// COMMIT succeeded just before the failure must not be built twice.
+const partitionIndexes = (name: string, table: string): string[] => [
+  `CREATE UNIQUE INDEX IF NOT EXISTS ${name}_event_id_segment_idx ON ${table} (event_id, segment)`,
+  `CREATE INDEX IF NOT EXISTS ${name}_customer_id_occurred_at_idx ON ${table} (customer_id, occurred_at)`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS ${name}_pkey ON ${table} (id, segment)`,
+  `CREATE INDEX IF NOT EXISTS ${name}_occurred_at_idx ON ${table} (occurred_at)`,
+  `CREATE INDEX IF NOT EXISTS ${name}_item_id_idx ON ${table} (item_id)`,
+];
+
+/** One index build in a transaction of its own, with the memory it needs (SET LOCAL: the connection may go back to the pool). */
+async function buildIndex(client: pg.ClientBase, statement: string): Promise<void> {
+  try {
+    await client.query(`BEGIN; SET LOCAL maintenance_work_mem = '${INDEX_MEMORY}'; SET LOCAL max_parallel_maintenance_workers = 0`);
+    await client.query(statement);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
 
 /**
  * Drops load tables whose import is not running any more: it finished without attaching (an
@@ -73,47 +113,21 @@ export async function dropAbandonedLoads(client: pg.ClientBase): Promise<string[
   return dropped;
 }
 
-/** One accepted row of a bulk import, with its line and whether its event id may repeat an earlier line. */
-export interface BulkRow {
-  line: number;
-  row: InteractionRow;
-  repeat: boolean;
-}
-
-/**
- * COPY text gathered in one growing buffer: a batch's 20,000 lines as strings (or one long
- * concatenation) outlived the young generation, and the garbage collector copying them cost
- * more than building them; and they had to be encoded to UTF-8 at the end anyway.
- */
-export class CopyText {
-  private buffer = Buffer.allocUnsafe(1 << 20);
-  length = 0;
-
-  append(text: string): void {
-    if (this.length + text.length * 3 > this.buffer.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + text.length * 3));
-      this.buffer.copy(bigger, 0, 0, this.length);
-      this.buffer = bigger;
-    }
-    this.length += this.buffer.write(text, this.length, 'utf8');
-  }
-
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
-
 /**
  * A batch being gathered: rows whose customer and item ids are already known go straight
- * into COPY text (nothing per row is kept), the others wait for `prepare`.
+ * into COPY text (nothing per row is kept), the others wait for `prepare`. Rows whose explicit
+ * event id may repeat an earlier line go to the repeats table, with their line.
  */
 export interface BulkBatch {
   text: CopyText;
   loaded: number;
-  pending: BulkRow[];
+  pending: PendingRow[];
+  /** Repeats-table COPY text of rows with known ids, and how many. */
+  repeatsText: string;
+  repeats: number;
 }
 
-export const emptyBulkBatch = (): BulkBatch => ({ text: new CopyText(), loaded: 0, pending: [] });
+export const emptyBulkBatch = (): BulkBatch => ({ text: new CopyText(), loaded: 0, pending: [], repeatsText: '', repeats: 0 });
 
 /** A batch with every id resolved, as COPY text for the load table and the repeats table. */
 export interface PreparedBatch {
@@ -127,26 +141,8 @@ export interface PreparedBatch {
   unknown: UnknownReference[];
 }
 
-/** One load-table row as a line of COPY text (LOAD_COLUMNS). */
-function loadLine(row: InteractionRow, customer: number, item: number): string {
-  return `${copyText(row.eventId)}\t${customer}\t${item}\t${copyText(row.type)}\t${copyNumber(row.value)}\t${copyNumber(row.quantity)}\t${copyNumber(row.amount)}\t${row.occurredAt.toISOString()}\n`;
-}
-
-/** External ids known to be stored, with their internal ids; bounded, cleared when full. */
-class IdCache {
-  private readonly map = new Map<string, number>();
-  constructor(private readonly limit: number) {}
-  get(key: string): number | undefined {
-    return this.map.get(key);
-  }
-  set(key: string, id: number): void {
-    if (this.map.size >= this.limit) this.map.clear();
-    this.map.set(key, id);
-  }
-}
-
-/** External ids remembered per kind (~100 bytes each): enough for most catalogues and customer bases. */
-const ID_CACHE = 500_000;
+/** A repeats-table line: a load-table line and the row's line in the file. */
+export const repeatLine = (loadLine: string, line: number): string => `${loadLine.slice(0, -1)}\t${line}\n`;
 
 export class BulkLoad {
   /** Rows in the load table and in the repeats table (committed batches only). */
@@ -157,6 +153,7 @@ export class BulkLoad {
   private released = false;
 
   private constructor(
+    private readonly pool: pg.Pool,
     private readonly client: pg.PoolClient,
     readonly jobId: string,
     readonly segment: number,
@@ -187,7 +184,7 @@ export class BulkLoad {
            ADD CONSTRAINT ${table}_segment_check CHECK (segment = ${segment})`,
       );
       await client.query(`CREATE TABLE ${repeatsTable} (LIKE ${table} INCLUDING DEFAULTS, line bigint NOT NULL) WITH (autovacuum_enabled = off)`);
-      const load = new BulkLoad(client, jobId, segment, table, repeatsTable);
+      const load = new BulkLoad(pool, client, jobId, segment, table, repeatsTable);
       load.droppedAbandoned = dropped;
       return load;
     } catch (error) {
@@ -201,12 +198,15 @@ export class BulkLoad {
     const customer = repeat ? undefined : this.cache.customers.get(row.customerExternalId);
     const item = customer === undefined ? undefined : this.cache.items.get(row.itemExternalId);
     if (customer !== undefined && item !== undefined) {
-      batch.text.append(loadLine(row, customer, item));
+      batch.text.append(`${copyText(row.eventId)}\t${customer}\t${item}\t${loadTail(row)}`);
       batch.loaded++;
     } else {
-      batch.pending.push({ line, row, repeat });
+      batch.pending.push({ line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail: loadTail(row), repeat });
     }
   }
+
+  /** Called with the ids `prepare` resolves, as it resolves them (a parallel import passes them to its reader threads). */
+  onResolved: ((kind: 'customers' | 'items', names: string[], ids: number[]) => void) | null = null;
 
   /**
    * Resolves the customer and item ids of a batch's pending rows, creating stubs for unknown
@@ -218,27 +218,30 @@ export class BulkLoad {
   async prepare(sessions: Sessions, batch: BulkBatch, createUnknown: boolean): Promise<PreparedBatch> {
     const customerNames = new Set<string>();
     const itemNames = new Set<string>();
-    for (const { row } of batch.pending) {
-      customerNames.add(row.customerExternalId);
-      itemNames.add(row.itemExternalId);
+    for (const row of batch.pending) {
+      customerNames.add(row.customer);
+      itemNames.add(row.item);
     }
     const customers = await this.resolve(sessions, 'customers', customerNames, createUnknown);
     const items = await this.resolve(sessions, 'items', itemNames, createUnknown);
     const text = batch.text;
-    let repeatsText = '';
+    let repeatsText = batch.repeatsText;
     let loaded = batch.loaded;
-    let repeats = 0;
+    let repeats = batch.repeats;
     const unknown: UnknownReference[] = [];
-    for (const { line, row, repeat } of batch.pending) {
-      const customer = customers.ids.get(row.customerExternalId);
-      const item = items.ids.get(row.itemExternalId);
+    for (const { line, eventId, customer: customerName, item: itemName, tail, repeat } of batch.pending) {
+      const customer = customers.ids.get(customerName);
+      const item = items.ids.get(itemName);
       if (customer === undefined || item === undefined) {
-        unknown.push({ line, customer: customer === undefined ? row.customerExternalId : null, item: item === undefined ? row.itemExternalId : null });
-      } else if (repeat) {
-        repeatsText += `${loadLine(row, customer, item).slice(0, -1)}\t${line}\n`;
+        unknown.push({ line, customer: customer === undefined ? customerName : null, item: item === undefined ? itemName : null });
+        continue;
+      }
+      const loadLine = `${copyText(eventId)}\t${customer}\t${item}\t${tail}`;
+      if (repeat) {
+        repeatsText += repeatLine(loadLine, line);
         repeats++;
       } else {
-        text.append(loadLine(row, customer, item));
+        text.append(loadLine);
         loaded++;
       }
     }
@@ -258,11 +261,14 @@ export class BulkLoad {
       if (id === undefined) missing.push(name);
       else ids.set(name, id);
     }
+    const learned: { names: string[]; ids: number[] } = { names: [], ids: [] };
     const found = (rows: { external_id: string; id: string | number }[]) => {
       for (const r of rows) {
         const id = Number(r.id);
         ids.set(r.external_id, id);
         cache.set(r.external_id, id);
+        learned.names.push(r.external_id);
+        learned.ids.push(id);
       }
     };
     const load = async (wanted: string[]) => {
@@ -290,6 +296,7 @@ export class BulkLoad {
       const rest = missing.filter((name) => !ids.has(name));
       if (rest.length > 0) await load(rest);
     }
+    this.onResolved?.(kind, learned.names, learned.ids);
     return { ids, stubs };
   }
 
@@ -317,14 +324,17 @@ export class BulkLoad {
   async finish(onStage?: (stage: string) => void): Promise<number> {
     const c = this.client;
     const t = this.table;
+    const name = `interactions_bulk_${this.segment}`;
     const q = async (text: string, params?: unknown[]) => (await c.query(text, params)).rowCount ?? 0;
+    // For the session: this connection is closed when the import ends, never given back to the pool.
+    await q(`SET maintenance_work_mem = '${INDEX_MEMORY}'`); // the foreign key checks use it too
+    await q(`SET work_mem = '64MB'`);
+    await q('SET max_parallel_maintenance_workers = 0'); // slower than one process on 2 cores
+
+    // On this import's own tables, which nobody else reads or writes: nothing to wait for.
+    let rows = this.loaded;
     await q('BEGIN');
     try {
-      await q('SELECT pg_advisory_xact_lock($1::bigint)', [BULK_FINALIZE_LOCK]);
-      await q(`SET LOCAL maintenance_work_mem = '256MB'`);
-      await q(`SET LOCAL work_mem = '64MB'`);
-      await q('SET LOCAL max_parallel_maintenance_workers = 0'); // slower than one process on 2 cores
-      let rows = this.loaded;
       if (this.repeats > 0) {
         // The first line of each event id that repeats: a row in the load table came first
         // (the reader flags no first occurrence of a repeated id), else the lowest line here.
@@ -332,23 +342,41 @@ export class BulkLoad {
         rows += await q(`INSERT INTO ${t} (${COLUMNS}) SELECT DISTINCT ON (event_id) ${COLUMNS} FROM ${this.repeatsTable} ORDER BY event_id, line`);
       }
       await q(`DROP TABLE ${this.repeatsTable}`);
+      await q('COMMIT');
+    } catch (error) {
+      await q('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    // Event ids stored by the bulk loads attached by now are removed before indexing (a
+    // re-import then builds nothing); those attached later, in the serialised step below.
+    const attached = await this.attachedSegments();
+    if (rows > 0) {
+      onStage?.('deduplicate');
+      await q(`ANALYZE ${t}`);
+      if (attached.length > 0) rows -= await q(`DELETE FROM ${t} l USING interactions i WHERE i.event_id = l.event_id AND i.segment IN (${attached.join(', ')})`);
+    }
+    if (rows === 0) {
+      await q(`DROP TABLE ${t}`);
+      return 0;
+    }
+    onStage?.('index');
+    // Under the partition's names: a table left by a crash is dropped with its indexes, and
+    // its segment is never used again.
+    await this.buildIndexes(partitionIndexes(name, t));
+    await q(`ALTER TABLE ${t} ADD CONSTRAINT ${name}_pkey PRIMARY KEY USING INDEX ${name}_pkey`);
+
+    await q('BEGIN');
+    try {
+      await q('SELECT pg_advisory_xact_lock($1::bigint)', [BULK_FINALIZE_LOCK]);
+      // Stored by a bulk load attached since (none can attach now: finalisation is serialised).
+      const since = (await this.attachedSegments()).filter((segment) => !attached.includes(segment));
+      if (since.length > 0) rows -= await q(`DELETE FROM ${t} l USING interactions i WHERE i.event_id = l.event_id AND i.segment IN (${since.join(', ')})`);
       if (rows > 0) {
-        onStage?.('deduplicate');
-        await q(`ANALYZE ${t}`);
-        // Stored by another bulk load (those cannot change now: finalisation is serialised).
-        rows -= await q(`DELETE FROM ${t} l USING interactions i WHERE i.event_id = l.event_id AND i.segment <> 0`);
-      }
-      const name = `interactions_bulk_${this.segment}`;
-      if (rows > 0) {
-        onStage?.('index');
         await q(`ALTER TABLE ${t} RENAME TO ${name}`);
-        await q(`CREATE UNIQUE INDEX ${name}_pkey ON ${name} (id, segment)`);
-        await q(`ALTER TABLE ${name} ADD CONSTRAINT ${name}_pkey PRIMARY KEY USING INDEX ${name}_pkey`);
-        await q(`CREATE UNIQUE INDEX ${name}_event_id_segment_idx ON ${name} (event_id, segment)`);
-        await q(`CREATE INDEX ${name}_customer_id_occurred_at_idx ON ${name} (customer_id, occurred_at)`);
-        await q(`CREATE INDEX ${name}_item_id_idx ON ${name} (item_id)`);
-        await q(`CREATE INDEX ${name}_occurred_at_idx ON ${name} (occurred_at)`);
         // Checked here with one join each; ATTACH then adopts them instead of checking again.
+        // (Not before this transaction: once committed, dropping the table after a failure
+        // would need customers and items in ACCESS EXCLUSIVE mode; and not during the index
+        // builds: ADD FOREIGN KEY's SHARE ROW EXCLUSIVE lock conflicts with their SHARE lock.)
         await q(
           `ALTER TABLE ${name} ADD CONSTRAINT ${name}_customer_id_fk FOREIGN KEY (customer_id) REFERENCES customers (id) ON DELETE CASCADE,
              ADD CONSTRAINT ${name}_item_id_fk FOREIGN KEY (item_id) REFERENCES items (id) ON DELETE CASCADE`,
@@ -372,6 +400,82 @@ export class BulkLoad {
     } catch (error) {
       await q('ROLLBACK').catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** Segments of the bulk partitions of `interactions` attached now (from the catalog). */
+  private async attachedSegments(): Promise<number[]> {
+    const { rows } = await this.client.query<{ bound: string }>(
+      `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       WHERE i.inhparent = 'interactions'::regclass`,
+    );
+    const segments: number[] = [];
+    for (const { bound } of rows) {
+      for (const value of /IN \(([^)]*)\)/.exec(bound)?.[1]?.split(',') ?? []) {
+        const segment = Number(value.trim());
+        if (Number.isSafeInteger(segment) && segment !== 0) segments.push(segment);
+      }
+    }
+    return segments;
+  }
+
+  /**
+   * Runs the index builds on this connection and, when the pool has one to spare, on one more
+   * at once, taking them from the other end of the list. If that one fails, what it did not
+   * build is built here; if this one fails, the other ends the build it is in (nothing is
+   * left running on the load table) and the error is thrown. The other connection goes back
+   * to the pool in every case (closed if it failed).
+   */
+  private async buildIndexes(statements: readonly string[]): Promise<void> {
+    const queue = [...statements];
+    let stop = false;
+    const work = async (client: pg.ClientBase, take: () => string | undefined): Promise<void> => {
+      for (let statement = take(); statement !== undefined; statement = stop ? undefined : take()) {
+        try {
+          await buildIndex(client, statement);
+        } catch (error) {
+          queue.push(statement);
+          throw error;
+        }
+      }
+    };
+    const helper = await this.borrow();
+    const mine = work(this.client, () => queue.shift()).catch((error: unknown) => {
+      stop = true;
+      throw error;
+    });
+    const theirs = helper ? work(helper, () => queue.pop()) : Promise.resolve();
+    const [own, other] = await Promise.allSettled([mine, theirs]);
+    if (helper) {
+      helper.removeListener('error', ignoreError);
+      helper.release(other.status === 'rejected');
+    }
+    if (own.status === 'rejected') throw own.reason;
+    // The other connection failed (its build was rolled back): the rest is built here.
+    await work(this.client, () => queue.shift());
+  }
+
+  /** Another connection of the pool, if it has one to spare now; null otherwise (no waiting for one). */
+  private async borrow(): Promise<pg.PoolClient | null> {
+    const pool = this.pool;
+    if (pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) return null;
+    const connecting = pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), BORROW_WAIT_MS);
+    });
+    try {
+      const client = await Promise.race([connecting, late]);
+      if (client === null) {
+        connecting.then((c) => c.release(), () => undefined);
+        return null;
+      }
+      client.on('error', ignoreError);
+      return client;
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -41,6 +41,10 @@ export interface CsvReaderOptions {
   delimiter?: string;
   /** Largest record accepted, in bytes; longer records are skipped and reported. */
   maxRecordBytes: number;
+  /** Line number of the first byte (a piece of a file read on its own starts further on). */
+  firstLine?: number;
+  /** Whether a UTF-8 BOM at the start is skipped (the start of a file, not of a piece of it). */
+  skipBom?: boolean;
 }
 
 export interface CsvSink {
@@ -94,6 +98,8 @@ export class CsvReader {
     }
     this.delimiter = delimiter[0] ?? 0x2c;
     this.max = options.maxRecordBytes;
+    this.line = this.recordLine = options.firstLine ?? 1;
+    this.bomChecked = options.skipBom === false;
   }
 
   /** Feeds a chunk; complete records go to the sink before it returns. */
@@ -251,13 +257,7 @@ export class CsvReader {
   }
 
   private reportTooLong(sink: CsvSink, line: number, tail: number, unclosed = false): void {
-    const size = this.skippedBytes + tail;
-    sink.problem({
-      line,
-      code: 'RECORD_TOO_LONG',
-      field: null,
-      detail: `${size.toLocaleString('en')} bytes${unclosed ? ', up to the end of the file (a quote opened in it is never closed)' : ''}`,
-    });
+    sink.problem(recordTooLong(line, this.skippedBytes + tail, unclosed));
   }
 
   private endRecord(buf: Buffer, start: number, end: number, high: number, sink: CsvSink): void {
@@ -300,6 +300,144 @@ export class CsvReader {
     }
     bounds.length = 0;
     sink.record({ line, fields });
+  }
+}
+
+function recordTooLong(line: number, size: number, unclosed: boolean): CsvProblem {
+  return {
+    line,
+    code: 'RECORD_TOO_LONG',
+    field: null,
+    detail: `${size.toLocaleString('en')} bytes${unclosed ? ', up to the end of the file (a quote opened in it is never closed)' : ''}`,
+  };
+}
+
+/** Complete records cut from CSV text, and the line their first byte is on. */
+export interface CsvPiece {
+  text: Buffer;
+  firstLine: number;
+}
+
+/**
+ * Cuts CSV text into pieces that end where CsvReader ends a record, without reading fields,
+ * so the pieces can be read on several threads (the parallel bulk import): it follows the
+ * same quote states as CsvReader and counts lines the same way. A record longer than
+ * `maxRecordBytes` is dropped here and reported as CsvReader reports it, so the text held
+ * never grows past about one such length.
+ */
+export class CsvSplitter {
+  private readonly delimiter: number;
+  private readonly max: number;
+  private state: State = State.FieldStart;
+  /** Text not cut yet: it starts with the current record; `pos` bytes of it were scanned. */
+  private text: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  /** Line of the current record's start, and of the scan position. */
+  private recordLine: number;
+  private line: number;
+  /** While dropping a record too long: its bytes before `text`. */
+  private skipping = false;
+  private skippedBytes = 0;
+
+  constructor(options: { delimiter?: string; maxRecordBytes: number; firstLine?: number }) {
+    // CsvReader checks the delimiter; a splitter is only used next to one.
+    this.delimiter = Buffer.from(options.delimiter ?? ',')[0] ?? 0x2c;
+    this.max = options.maxRecordBytes;
+    this.line = this.recordLine = options.firstLine ?? 1;
+  }
+
+  /** Adds text (a file's BOM already removed). */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.text = this.text.length === 0 ? chunk : Buffer.concat([this.text, chunk]);
+  }
+
+  /**
+   * Complete records pushed so far, up to the first record end at or past `maxBytes` (1: just
+   * the first record), or null when none has ended yet. A record too long is passed to
+   * `tooLong` instead, in its place.
+   */
+  take(maxBytes: number, tooLong: (problem: CsvProblem) => void): CsvPiece | null {
+    const buf = this.text;
+    const delimiter = this.delimiter;
+    let state = this.state;
+    let line = this.line;
+    let cut = 0;
+    // A piece starts at `start`; a dropped record at the start moves it on.
+    let start = 0;
+    let startLine = this.recordLine;
+    let i = this.pos;
+    for (; i < buf.length; i++) {
+      const c = buf[i] ?? 0;
+      if (state === State.FieldStart) {
+        if (c === QUOTE) {
+          state = State.Quoted;
+          continue;
+        }
+        state = State.Unquoted;
+      } else if (state === State.QuoteSeen) {
+        if (c === QUOTE) {
+          state = State.Quoted;
+          continue;
+        }
+        state = State.Closed;
+      }
+      if (c === LF) {
+        line++;
+        if (state === State.Quoted) continue;
+        // A record ends here (after an unquoted field or a closing quote).
+        state = State.FieldStart;
+        if (this.skipping) {
+          this.skipping = false;
+          tooLong(recordTooLong(this.recordLine, this.skippedBytes + i + 1, false));
+          this.skippedBytes = 0;
+          start = i + 1;
+          startLine = line;
+        }
+        cut = i + 1;
+        this.recordLine = line;
+        if (cut - start >= maxBytes) {
+          i++;
+          break;
+        }
+      } else if (state === State.Quoted) {
+        if (c === QUOTE) state = State.QuoteSeen;
+      } else if (c === delimiter) {
+        state = State.FieldStart;
+      }
+    }
+    this.state = state;
+    this.line = line;
+    const piece = cut > start ? { text: buf.subarray(start, cut), firstLine: startLine } : null;
+    const rest = buf.subarray(cut);
+    if (this.skipping) {
+      this.skippedBytes += rest.length;
+      this.text = Buffer.alloc(0);
+      this.pos = 0;
+    } else if (rest.length > this.max && i === buf.length) {
+      // Longer than any record CsvReader reads: from here on only its size is kept.
+      this.skipping = true;
+      this.skippedBytes = rest.length;
+      this.text = Buffer.alloc(0);
+      this.pos = 0;
+    } else {
+      this.text = rest;
+      this.pos = i - cut;
+    }
+    return piece;
+  }
+
+  /** Ends the text: the last record when it has no final newline, or its report when too long. */
+  end(tooLong: (problem: CsvProblem) => void): CsvPiece | null {
+    if (this.skipping) {
+      this.skipping = false;
+      tooLong(recordTooLong(this.recordLine, this.skippedBytes, this.state === State.Quoted));
+      return null;
+    }
+    const rest = this.text;
+    this.text = Buffer.alloc(0);
+    this.pos = 0;
+    return rest.length > 0 ? { text: rest, firstLine: this.recordLine } : null;
   }
 }
 

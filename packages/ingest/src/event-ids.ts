@@ -45,47 +45,76 @@ class BloomFilter {
   }
 }
 
-/** Occurrence numbers of row contents within one file, in bounded memory per row. */
-export class OccurrenceCounter {
+/** Bloom filters that grow with what they hold: a new, twice as large one whenever the last is full. */
+class GrowingBloomFilter {
   private readonly filters: BloomFilter[] = [new BloomFilter(FIRST_CAPACITY)];
-  private readonly repeated = new Map<string, number>();
 
-  /** 0 for content not seen before (usually), otherwise a number not given to it yet. */
-  next(key: string, h1: number, h2: number): number {
-    let maybeSeen = false;
-    for (const filter of this.filters) {
-      if (filter.has(h1, h2)) {
-        maybeSeen = true;
-        break;
-      }
-    }
-    if (maybeSeen) {
-      // Every key in the exact map once tested positive, and filters only gain bits, so a
-      // negative test above means the key is not in the map either.
-      const known = this.repeated.get(key) ?? 1;
-      this.repeated.set(key, known + 1);
-      return known;
-    }
+  /** Whether the hash words may have been added before; adds them if not. */
+  testAndAdd(h1: number, h2: number): boolean {
+    for (const filter of this.filters) if (filter.has(h1, h2)) return true;
     let current = this.filters[this.filters.length - 1];
     if (!current || current.count >= current.capacity) {
       current = new BloomFilter((current?.capacity ?? FIRST_CAPACITY / 2) * 2);
       this.filters.push(current);
     }
     current.add(h1, h2);
-    return 0;
+    return false;
+  }
+
+  get bytes(): number {
+    return this.filters.reduce((sum, filter) => sum + (filter.capacity * BITS_PER_ENTRY) / 8, 0);
+  }
+}
+
+/** Occurrence numbers of row contents within one file, in bounded memory per row. */
+export class OccurrenceCounter {
+  private readonly seen = new GrowingBloomFilter();
+  private readonly repeated = new Map<string, number>();
+
+  /** 0 for content not seen before (usually), otherwise a number not given to it yet. */
+  next(key: string, h1: number, h2: number): number {
+    return this.mark(h1, h2) ? this.number(key) : 0;
+  }
+
+  /**
+   * Whether content with these hash words may have been seen before; if not, it is remembered
+   * (its number is 0). When it may have been, `number` gives its occurrence number.
+   */
+  mark(h1: number, h2: number): boolean {
+    return this.seen.testAndAdd(h1, h2);
+  }
+
+  /** The occurrence number of content that `mark` found possibly seen. */
+  number(key: string): number {
+    // Every key in the exact map once tested positive, and filters only gain bits, so a
+    // negative test in `mark` means the key is not in the map either.
+    const known = this.repeated.get(key) ?? 1;
+    this.repeated.set(key, known + 1);
+    return known;
   }
 
   /** Bytes held, for the memory figures. */
   get bytes(): number {
-    return this.filters.reduce((sum, filter) => sum + (filter.capacity * BITS_PER_ENTRY) / 8, 0) + this.repeated.size * 64;
+    return this.seen.bytes + this.repeated.size * 64;
   }
 }
 
-/** Derives event ids `<prefix>:<hash>` (and `:<n>` for the n-th repeat) for one file. */
-export class EventIdDeriver {
-  private readonly counter = new OccurrenceCounter();
+/** What turns a row's content into its event id (ConvertContext.eventIds). */
+export interface EventIdSource {
+  next(content: string): string;
+}
+
+/**
+ * Derives the base of an event id, `<prefix>:<hash>`, and keeps the two hash words an
+ * OccurrenceCounter needs. The parallel bulk import hashes rows on worker threads this way and
+ * numbers repeats on the main thread, in file order.
+ */
+export class EventIdHasher implements EventIdSource {
   private readonly words = new Uint32Array(4);
   private readonly seed: number;
+  /** Hash words of the last id derived. */
+  h1 = 0;
+  h2 = 0;
 
   constructor(
     private readonly prefix: string,
@@ -97,10 +126,32 @@ export class EventIdDeriver {
 
   next(content: string): string {
     const words = murmur128(content, this.seed, this.words);
-    const base = `${this.prefix}:${base64url128(words)}`;
-    const n = this.counter.next(base, words[0] ?? 0, (words[1] ?? 0) | 1);
+    this.h1 = words[0] ?? 0;
+    this.h2 = (words[1] ?? 0) | 1;
+    return `${this.prefix}:${base64url128(words)}`;
+  }
+}
+
+/** Derives event ids `<prefix>:<hash>` (and `:<n>` for the n-th repeat) for one file. */
+export class EventIdDeriver implements EventIdSource {
+  private readonly counter = new OccurrenceCounter();
+  private readonly hasher: EventIdHasher;
+
+  constructor(prefix: string, kind: string) {
+    this.hasher = new EventIdHasher(prefix, kind);
+  }
+
+  next(content: string): string {
+    const base = this.hasher.next(content);
+    const n = this.counter.next(base, this.hasher.h1, this.hasher.h2);
     return n === 0 ? base : `${base}:${n}`;
   }
+}
+
+/** The hash words SeenFilter uses for a key (written into `out`: [h1, h2]). */
+export function seenHash(key: string, out: Uint32Array): void {
+  const words = murmur128(key, 0x5eed, out);
+  out[1] = (words[1] ?? 0) | 1;
 }
 
 /**
@@ -110,21 +161,17 @@ export class EventIdDeriver {
  * so only those few need an exact check at the end.
  */
 export class SeenFilter {
-  private readonly filters: BloomFilter[] = [new BloomFilter(FIRST_CAPACITY)];
+  private readonly seen = new GrowingBloomFilter();
   private readonly words = new Uint32Array(4);
 
   /** Whether `key` may have been added before; adds it. */
   testAndAdd(key: string): boolean {
-    const words = murmur128(key, 0x5eed, this.words);
-    const h1 = words[0] ?? 0;
-    const h2 = (words[1] ?? 0) | 1;
-    for (const filter of this.filters) if (filter.has(h1, h2)) return true;
-    let current = this.filters[this.filters.length - 1];
-    if (!current || current.count >= current.capacity) {
-      current = new BloomFilter((current?.capacity ?? FIRST_CAPACITY / 2) * 2);
-      this.filters.push(current);
-    }
-    current.add(h1, h2);
-    return false;
+    seenHash(key, this.words);
+    return this.testAndAddHashed(this.words[0] ?? 0, this.words[1] ?? 1);
+  }
+
+  /** testAndAdd for a key already hashed with seenHash. */
+  testAndAddHashed(h1: number, h2: number): boolean {
+    return this.seen.testAndAdd(h1, h2);
   }
 }

@@ -1,7 +1,7 @@
 import { validateInteraction, type CustomerInput, type InteractionInput, type InteractionRow, type ItemInput } from '@clientele/domain';
 import { onlineRetailCountry } from './countries.js';
 import { ImportError, rejectionCode, type RejectionCode } from './errors.js';
-import type { EventIdDeriver } from './event-ids.js';
+import type { EventIdSource } from './event-ids.js';
 import * as v from './values.js';
 import { isProblem, problem, type Problem } from './values.js';
 
@@ -133,7 +133,7 @@ export interface ConvertContext {
   interactionTypes: readonly string[];
   /** Where consent changes say they came from, e.g. `import:<job id>`. */
   source: string;
-  eventIds: EventIdDeriver;
+  eventIds: EventIdSource;
 }
 
 // ---- customers -------------------------------------------------------------------------------

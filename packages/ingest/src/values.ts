@@ -174,6 +174,37 @@ function isoUtcFast(text: string): number {
   return Number.isNaN(time) ? -1 : time;
 }
 
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** 10000-01-01T00:00:00Z: from here on ISO-8601 needs a six-digit year. */
+const YEAR_10000 = 253_402_300_800_000;
+
+/**
+ * `new Date(ms).toISOString()`, about three times faster (a bulk import formats one per row):
+ * the civil date from the day number by Howard Hinnant's days-to-civil algorithm.
+ */
+export function isoUtc(ms: number): string {
+  if (!(ms >= 0 && ms < YEAR_10000) || !Number.isInteger(ms)) return new Date(ms).toISOString();
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  const z = days + 719_468; // days since 0000-03-01
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const m5 = Math.floor((5 * dayOfYear + 2) / 153); // months from March
+  const day = dayOfYear - Math.floor((153 * m5 + 2) / 5) + 1;
+  const month = m5 < 10 ? m5 + 3 : m5 - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(rest / 3_600_000);
+  rest -= hour * 3_600_000;
+  const minute = Math.floor(rest / 60_000);
+  rest -= minute * 60_000;
+  const second = Math.floor(rest / 1000);
+  const d = TWO_DIGITS;
+  return `${d[Math.floor(year / 100)]}${d[year % 100]}-${d[month]}-${d[day]}T${d[hour]}:${d[minute]}:${d[second]}.${THREE_DIGITS[rest - second * 1000]}Z`;
+}
+
 /**
  * A moment: ISO-8601 (`2024-03-01`, `2024-03-01T10:20:30.5Z`, `2024-03-01 10:20:30+01:00`;
  * without a zone it is UTC) or Unix time (9–11 digits: seconds, 12–13: milliseconds).

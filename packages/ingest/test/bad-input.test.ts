@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImportError, getImportJob, importFile, listRejections, writeRejectionReport, type ImportOptions, type ImportSummary } from '../src/index.js';
-import { actor, count, fixture, sql, type Fixture } from './helpers.js';
+import { actor, count, fixture, sql, type Fixture, INTERACTIONS_HEADER as HEADER } from './helpers.js';
 
 // Every kind of bad input named in the issue: each row gets a specific reason with its line and
 // column, file-level mistakes stop the import before anything is written, nothing crashes.
 
-const HEADER = 'event_id,customer_id,item_id,type,value,quantity,amount,occurred_at';
 
 let f: Fixture;
 beforeAll(async () => {

@@ -3,13 +3,12 @@ import { openDatabase, type DatabaseHandle } from '@clientele/db';
 import { eraseCustomer, mergeCustomers, trackInteractions } from '@clientele/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getImportJob, importFile, ImportError, type ImportProgress } from '../src/index.js';
-import { actor, count, fixture, sql, type Fixture } from './helpers.js';
+import { actor, count, fixture, INTERACTIONS_HEADER as HEADER, sql, type Fixture } from './helpers.js';
 
 // The bulk path (PostgreSQL): a load table per import, indexed and attached as a partition at
 // the end. These tests run on PostgreSQL only (DATABASE_URL set); on the embedded database
 // only the refusal of mode 'bulk' is checked.
 
-const HEADER = 'event_id,customer_id,item_id,type,value,quantity,amount,occurred_at';
 const postgres = Boolean(process.env.DATABASE_URL);
 
 let f: Fixture;
@@ -31,6 +30,34 @@ function lines(prefix: string, n: number): string[] {
 }
 
 const csv = (rows: string[]) => `${HEADER}\n${rows.join('\n')}\n`;
+
+/**
+ * The file as a stream of one line per chunk that stops before line `at` until `resume()`:
+ * an import caught in the middle, with some batches written.
+ */
+function pausedStream(rows: readonly string[], at: number): { stream: Readable; resume: () => void; reached: () => boolean } {
+  let resume = () => undefined as void;
+  const paused = new Promise<void>((resolve) => (resume = resolve));
+  let reached = false;
+  const stream = Readable.from(
+    (async function* () {
+      yield `${HEADER}\n`;
+      for (let i = 0; i < rows.length; i++) {
+        if (i === at) {
+          reached = true;
+          await paused;
+        }
+        yield `${rows[i]}\n`;
+      }
+    })(),
+  );
+  return { stream, resume: () => resume(), reached: () => reached };
+}
+
+/** Waits (up to 5 s) until the stream has paused and the import's load table exists. */
+async function untilLoading(paused: { reached: () => boolean }): Promise<void> {
+  for (let i = 0; i < 200 && !(paused.reached() && (await loadTables()) > 0); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+}
 const stored = (prefix: string) => count(f.db, sql`SELECT count(*) AS n FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE c.external_id LIKE ${`${prefix}c%`}`);
 const loadTables = () => count(f.db, sql`SELECT count(*) AS n FROM pg_class WHERE relname LIKE 'interactions\_load\_%'`);
 const partitions = () => count(f.db, sql`SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'interactions'::regclass`);
@@ -159,17 +186,8 @@ describe.skipIf(!postgres)('bulk mode', () => {
     const url = f.db.url;
     if (!url) throw new Error('expected a PostgreSQL test database');
     const doomed = await openDatabase({ kind: 'postgres', url }, { applicationName: 'clientele-doomed', maxConnections: 4 });
-    let release = () => undefined as void;
-    const hang = new Promise<void>((resolve) => (release = resolve));
-    const stream = Readable.from(
-      (async function* () {
-        yield `${HEADER}\n`;
-        for (let i = 0; i < rows.length; i++) {
-          if (i === 400) await hang; // the process freezes here; its connections are killed
-          yield `${rows[i]}\n`;
-        }
-      })(),
-    );
+    // The process freezes at line 400; its connections are killed.
+    const { stream, resume: release } = pausedStream(rows, 400);
     let committed = 0;
     const crashed = importFile(doomed, { stream, fileName: 'crash.csv', kind: 'interactions', actor, store: { ...f.store, db: doomed.db }, mode: 'bulk', batchSize: 100, onProgress: (p) => (committed = p.accepted) });
     crashed.catch(() => undefined);
@@ -202,25 +220,12 @@ describe.skipIf(!postgres)('bulk mode', () => {
       ...Array.from({ length: 300 }, (_, i) => `mg-${i},mg-${['a', 'b', 'c'][i % 3]},mg-i${i % 7},view,,,,2024-04-01T00:00:00Z`),
       ...Array.from({ length: 300 }, (_, i) => `mg-late-${i},mg-${['a', 'b', 'c'][i % 3]},mg-i${i % 7},click,,,,2024-04-01T00:00:00Z`),
     ];
-    let resume = () => undefined as void;
-    const paused = new Promise<void>((resolve) => (resume = resolve));
-    let reachedPause = false;
-    const stream = Readable.from(
-      (async function* () {
-        yield `${HEADER}\n`;
-        for (let i = 0; i < rows.length; i++) {
-          if (i === 300) {
-            reachedPause = true;
-            await paused;
-          }
-          yield `${rows[i]}\n`;
-        }
-      })(),
-    );
+    const paused = pausedStream(rows, 300);
+    const { stream, resume } = paused;
     const importing = importFile(f.db, { stream, fileName: 'merge.csv', kind: 'interactions', actor, store: f.store, mode: 'bulk', batchSize: 50 });
     importing.catch(() => undefined);
-    for (let i = 0; i < 200 && !(reachedPause && (await loadTables()) > 0); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-    expect(reachedPause).toBe(true);
+    await untilLoading(paused);
+    expect(paused.reached()).toBe(true);
     // Merges and erasures come from another process (their own connections).
     const url = f.db.url;
     if (!url) throw new Error('expected a PostgreSQL test database');
@@ -263,6 +268,73 @@ describe.skipIf(!postgres)('bulk mode', () => {
     expect(await count(f.db, sql`SELECT count(*) AS n FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE c.external_id = 'mg-a' AND i.event_id = 'e:mg-new'`)).toBe(1);
   });
 
+  it('gives the partition the indexes and foreign keys of interactions under its own names; the pool gets every connection back', async () => {
+    const url = f.db.url;
+    if (!url) throw new Error('expected a PostgreSQL test database');
+    // Two connections only: the import's own and one for batches; the index builds take a
+    // second connection only when one is free, and never wait for one.
+    for (const maxConnections of [5, 2]) {
+      const db = await openDatabase({ kind: 'postgres', url }, { maxConnections });
+      try {
+        const prefix = `nm${maxConnections}-`;
+        const s = await importFile(db, { path: f.file(`${prefix}.csv`, csv(lines(prefix, 300))), kind: 'interactions', actor, store: { ...f.store, db: db.db }, mode: 'bulk', batchSize: 60 });
+        expect(s.interactions.created).toBe(300);
+        expect(await stored(prefix)).toBe(300);
+        await expectPartition(s.jobId);
+        const pool = poolOf(db);
+        expect(pool.totalCount).toBe(pool.idleCount);
+        expect(pool.waitingCount).toBe(0);
+      } finally {
+        await db.close();
+      }
+    }
+    expect(await loadTables()).toBe(0);
+  });
+
+  it('builds the indexes on the import’s own connection when the second one fails; the import completes', async () => {
+    const rows = lines('ix-', 400);
+    const paused = pausedStream(rows, 200);
+    const { stream, resume } = paused;
+    const importing = importFile(f.db, { stream, fileName: 'index.csv', kind: 'interactions', actor, store: f.store, mode: 'bulk', batchSize: 50 });
+    importing.catch(() => undefined);
+    await untilLoading(paused);
+    expect(paused.reached()).toBe(true);
+    const [load] = await sqlRows<{ relname: string }>(f.db, sql`SELECT relname FROM pg_class WHERE relname LIKE 'interactions\_load\_%' AND relname NOT LIKE '%\_repeats'`);
+    if (!load) throw new Error('expected a load table');
+    // Another process holds the load table in ROW EXCLUSIVE mode: both index builds wait for it.
+    const url = f.db.url;
+    if (!url) throw new Error('expected a PostgreSQL test database');
+    const other = await openDatabase({ kind: 'postgres', url }, { maxConnections: 2 });
+    const locker = await poolOf(other).connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${load.relname} IN ROW EXCLUSIVE MODE`);
+      resume();
+      const building = sql`FROM pg_stat_activity a WHERE a.wait_event_type = 'Lock' AND a.query LIKE ${`CREATE%INDEX%${load.relname}%`}`;
+      const waiting = () => count(f.db, sql`SELECT count(*) AS n ${building}`);
+      for (let i = 0; i < 400 && (await waiting()) < 2; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await waiting()).toBe(2);
+      // The second connection is the one without the import's advisory locks.
+      const killed = await sqlRows<{ ok: boolean }>(
+        f.db,
+        sql`SELECT pg_terminate_backend(a.pid) AS ok ${building} AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory')`,
+      );
+      expect(killed).toEqual([{ ok: true }]);
+      for (let i = 0; i < 200 && (await waiting()) > 1; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      await locker.query('COMMIT');
+    } finally {
+      locker.release();
+      await other.close();
+    }
+    const s = await importing;
+    expect(s.interactions.created).toBe(400);
+    expect(await stored('ix-')).toBe(400);
+    await expectPartition(s.jobId);
+    const pool = poolOf(f.db);
+    expect(pool.totalCount).toBe(pool.idleCount);
+    expect(await loadTables()).toBe(0);
+  });
+
   it('refuses mode bulk for other kinds and unknown modes', async () => {
     const file = f.file('customers-bulk.csv', 'id,name\nu1,Ada\n');
     await expect(importFile(f.db, { path: file, kind: 'customers', actor, store: f.store, mode: 'bulk' })).rejects.toBeInstanceOf(ImportError);
@@ -273,4 +345,33 @@ describe.skipIf(!postgres)('bulk mode', () => {
 async function sqlRows<Row>(db: DatabaseHandle, query: ReturnType<typeof sql>): Promise<Row[]> {
   const result: unknown = await db.db.execute(query);
   return (result as { rows: Row[] }).rows;
+}
+
+function poolOf(db: DatabaseHandle) {
+  if (db.driver.kind !== 'postgres') throw new Error('expected PostgreSQL');
+  return db.driver.pool;
+}
+
+/** The partition of a bulk import has the five indexes and two foreign keys of `interactions`, attached to them, under its own names. */
+async function expectPartition(jobId: string): Promise<void> {
+  const [row] = await sqlRows<{ segment: number }>(f.db, sql`SELECT DISTINCT segment FROM interactions WHERE source = ${`import:${jobId}`}`);
+  const name = `interactions_bulk_${row?.segment}`;
+  const indexes = await sqlRows<{ name: string; attached: boolean }>(
+    f.db,
+    sql`SELECT c.relname AS name, EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) AS attached
+        FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid = ${name}::regclass ORDER BY 1`,
+  );
+  expect(indexes).toEqual(
+    ['customer_id_occurred_at_idx', 'event_id_segment_idx', 'item_id_idx', 'occurred_at_idx', 'pkey'].map((suffix) => ({ name: `${name}_${suffix}`, attached: true })),
+  );
+  const constraints = await sqlRows<{ name: string; type: string; valid: boolean; inherited: boolean }>(
+    f.db,
+    sql`SELECT conname AS name, contype AS type, convalidated AS valid, conparentid <> 0 AS inherited FROM pg_constraint
+        WHERE conrelid = ${name}::regclass AND contype IN ('f', 'p') ORDER BY 1`,
+  );
+  expect(constraints).toEqual([
+    { name: `${name}_customer_id_fk`, type: 'f', valid: true, inherited: true },
+    { name: `${name}_item_id_fk`, type: 'f', valid: true, inherited: true },
+    { name: `${name}_pkey`, type: 'p', valid: true, inherited: true },
+  ]);
 }

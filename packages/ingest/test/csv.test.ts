@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { CsvReader, type CsvProblem, type CsvRecord } from '../src/csv.js';
+import { CsvReader, CsvSplitter, type CsvPiece, type CsvProblem, type CsvRecord } from '../src/csv.js';
 import { NdjsonReader, type NdjsonProblem, type NdjsonRecord } from '../src/ndjson.js';
 
 function readCsv(input: Buffer | string, chunkSize = 7, maxRecordBytes = 1_000_000): { records: CsvRecord[]; problems: CsvProblem[] } {
@@ -144,5 +144,66 @@ describe('NdjsonReader', () => {
   it('rejects a line that is not UTF-8', () => {
     const { problems } = readNdjson(Buffer.concat([Buffer.from('{"id":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
     expect(problems).toEqual([{ line: 1, code: 'INVALID_UTF8', detail: 'byte 0xE9 at position 11' }]);
+  });
+});
+
+describe('CsvSplitter', () => {
+  /** Cuts the text with a splitter (the header record alone first), reads each piece with a CsvReader of its own, and gathers what they report in order. */
+  function readInPieces(text: string, chunkSize: number, maxRecordBytes: number, maxPiece: number): { records: CsvRecord[]; problems: CsvProblem[] } {
+    const bytes = Buffer.from(text);
+    const splitter = new CsvSplitter({ maxRecordBytes });
+    const records: CsvRecord[] = [];
+    const problems: CsvProblem[] = [];
+    const sink = { record: (r: CsvRecord) => records.push(r), problem: (p: CsvProblem) => problems.push(p) };
+    const readPiece = (piece: CsvPiece | null) => {
+      if (!piece) return;
+      const reader = new CsvReader({ maxRecordBytes, firstLine: piece.firstLine, skipBom: false });
+      reader.push(piece.text, sink);
+      reader.end(sink);
+    };
+    const tooLong = (p: CsvProblem) => problems.push(p);
+    for (let i = 0; i < bytes.length; i += chunkSize) {
+      splitter.push(bytes.subarray(i, i + chunkSize));
+      for (let piece = splitter.take(records.length === 0 ? 1 : maxPiece, tooLong); piece; piece = splitter.take(records.length === 0 ? 1 : maxPiece, tooLong)) readPiece(piece);
+    }
+    for (let piece = splitter.take(maxPiece, tooLong); piece; piece = splitter.take(maxPiece, tooLong)) readPiece(piece);
+    readPiece(splitter.end(tooLong));
+    return { records, problems };
+  }
+
+  it('cuts where CsvReader ends records: the pieces read alone give the same records, lines and problems', () => {
+    const next = rng(7);
+    const cells = ['a', 'b,c', '"q""x"', '"multi\nline"', '"crlf\r\nin"', 'x"y', '"bad"z', '', ' ', '"open', 'long'.repeat(30), 'é'];
+    const ends = ['\n', '\r\n', '\n\n'];
+    for (let round = 0; round < 200; round++) {
+      let text = 'h1,h2\n';
+      const rows = Math.floor(next() * 30);
+      for (let r = 0; r < rows; r++) {
+        const n = 1 + Math.floor(next() * 3);
+        const fields = Array.from({ length: n }, () => cells[Math.floor(next() * cells.length)] ?? '');
+        text += fields.join(',') + (ends[Math.floor(next() * ends.length)] ?? '\n');
+      }
+      if (next() < 0.3) text = text.replace(/\n$/, '');
+      const max = 40 + Math.floor(next() * 100);
+      const whole = readCsv(text, 1 << 20, max);
+      for (const [chunk, piece] of [[1, 1 << 20], [3, 50], [17, 1], [1 << 20, 1 << 20], [1 << 20, 64]] as const) {
+        const pieces = readInPieces(text, chunk, max, piece);
+        expect(pieces.records, `round ${round}, chunks of ${chunk}, pieces of ${piece}`).toEqual(whole.records);
+        expect(pieces.problems, `round ${round}, chunks of ${chunk}, pieces of ${piece}`).toEqual(whole.problems);
+      }
+    }
+  });
+
+  it('keeps no more than about one record limit of text while dropping a record too long', () => {
+    const splitter = new CsvSplitter({ maxRecordBytes: 100 });
+    const problems: CsvProblem[] = [];
+    splitter.push(Buffer.from('h\n"never closed'));
+    expect(splitter.take(1 << 20, (p) => problems.push(p))?.text.toString()).toBe('h\n');
+    for (let i = 0; i < 1000; i++) {
+      splitter.push(Buffer.alloc(1000, 0x61));
+      expect(splitter.take(1 << 20, (p) => problems.push(p))).toBeNull();
+    }
+    expect(splitter.end((p) => problems.push(p))).toBeNull();
+    expect(problems).toEqual([{ line: 2, code: 'RECORD_TOO_LONG', field: null, detail: '1,000,013 bytes, up to the end of the file (a quote opened in it is never closed)' }]);
   });
 });

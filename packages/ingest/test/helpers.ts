@@ -6,8 +6,12 @@ import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { sql } from 'drizzle-orm';
 import type { Store } from '@clientele/domain';
 import { testCipher } from '@clientele/privacy';
+import { KIND_FIELDS } from '../src/index.js';
 
 export const actor = { type: 'system' as const, name: 'ingest-test' };
+
+/** The header of an interactions file in the project's own columns. */
+export const INTERACTIONS_HEADER = KIND_FIELDS.interactions.join(',');
 
 export interface Fixture {
   db: TestDatabase;

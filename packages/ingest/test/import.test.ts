@@ -1,9 +1,8 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getImportJob, importFile, listImportJobs, type ImportProgress } from '../src/index.js';
-import { actor, count, fixture, sql, type Fixture } from './helpers.js';
+import { actor, count, fixture, sql, type Fixture, INTERACTIONS_HEADER as HEADER } from './helpers.js';
 
-const HEADER = 'event_id,customer_id,item_id,type,value,quantity,amount,occurred_at';
 
 let f: Fixture;
 beforeAll(async () => {
