@@ -1,7 +1,8 @@
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArtifactError, encodeArtifact, gramMatrix, loadArtifact, saveModelVersion } from '../src/index.js';
+import { ArtifactError, loadArtifact, saveModelVersion } from '../src/index.js';
+import { syntheticArtifact } from './synthetic.js';
 
 // Artifacts are read back in slices (several here) and verified as a whole.
 
@@ -14,27 +15,14 @@ describe('loading a stored artifact', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const artifact = encodeArtifact({
-      kind: 'implicit',
+    const artifact = syntheticArtifact({
       factors: f,
       userFactors: new Float32Array(f),
       itemFactors,
-      userBias: null,
-      itemBias: null,
-      globalMean: 0,
-      alpha: 1,
-      regularization: 0.1,
-      regularizationExponent: 1,
-      regularizationOffset: 100,
       userIds: Float64Array.of(1),
       itemIds: Float64Array.from({ length: items }, (_, i) => i + 1),
-      seenIndptr: Int32Array.of(0, 0),
-      seenItems: new Int32Array(0),
-      seenValues: new Float32Array(0),
-      seenTypes: new Uint8Array(0),
-      types: ['view'],
-      popularity: new Float32Array(items),
-      gram: gramMatrix(itemFactors, f),
+      regularizationExponent: 1,
+      regularizationOffset: 100,
     });
     expect(artifact.length).toBeGreaterThan(2 * 256 * 1024);
     const saved = await saveModelVersion(

@@ -1,7 +1,8 @@
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, activateModelVersion, encodeArtifact, gramMatrix, saveModelVersion } from '../src/index.js';
+import { ModelServer, activateModelVersion, saveModelVersion } from '../src/index.js';
+import { syntheticArtifact } from './synthetic.js';
 
 // Seen items stay excluded when the interactions arrive after training, whether written live
 // (followed by id) or in a partition attached by a bulk load, whose rows carry ids lower than
@@ -29,27 +30,12 @@ describe('seen items from interactions after training', () => {
     const userFactors = new Float32Array(2 * F).fill(0);
     userFactors[0] = 1;
     userFactors[F] = 1;
-    const artifact = encodeArtifact({
-      kind: 'implicit',
+    const artifact = syntheticArtifact({
       factors: F,
       userFactors,
       itemFactors,
-      userBias: null,
-      itemBias: null,
-      globalMean: 0,
-      alpha: 1,
-      regularization: 0.1,
-      regularizationExponent: 0,
-      regularizationOffset: 0,
       userIds: Float64Array.from(users.rows.map((r) => Number(r.id))),
       itemIds: Float64Array.from(rows.rows.map((r) => Number(r.id))),
-      seenIndptr: new Int32Array(3),
-      seenItems: new Int32Array(0),
-      seenValues: new Float32Array(0),
-      seenTypes: new Uint8Array(0),
-      types: ['view'],
-      popularity: new Float32Array(ITEMS),
-      gram: gramMatrix(itemFactors, F),
     });
     // Two interactions before training (ids 1 and 2), so the snapshot's newest id is 2.
     const [c1] = users.rows;
