@@ -100,4 +100,4 @@ export async function startApi(env) {
   return { url, child, pid: child.pid };
 }
 
-export { pacedLoad, pacedLoadInChild } from './paced.mjs';
+export { machineProbe, pacedLoad, pacedLoadInChild } from './paced.mjs';

@@ -38,7 +38,8 @@ import {
   registerTrainingJob,
   saveModelVersion,
 } from '@clientele/recommender';
-import { datasetsFolder, freshDatabase, pacedLoadInChild, rng, startApi } from './lib.mjs';
+import { randomBytes } from 'node:crypto';
+import { datasetsFolder, freshDatabase, machineProbe, pacedLoadInChild, rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -252,13 +253,17 @@ async function gcPauses(url, headers) {
   const text = await response.text();
   const buckets = new Map();
   let sum = 0;
+  let loopMaxMs = Number.NaN;
   for (const line of text.split('\n')) {
     const b = /^clientele_nodejs_gc_duration_seconds_bucket\{le="([^"]+)",kind="[^"]+"\} (\S+)/.exec(line);
     if (b) buckets.set(b[1], (buckets.get(b[1]) ?? 0) + Number(b[2]));
     const s = /^clientele_nodejs_gc_duration_seconds_sum\{kind="[^"]+"\} (\S+)/.exec(line);
     if (s) sum += Number(s[1]);
+    const lag = /^clientele_nodejs_eventloop_lag_max_seconds (\S+)/.exec(line);
+    if (lag) loopMaxMs = Number(lag[1]) * 1000;
   }
-  return { buckets, sum };
+  // prom-client resets its event-loop delay histogram at each reading: this is the maximum since the last one.
+  return { buckets, sum, loopMaxMs };
 }
 
 /** Pauses between two gcPauses readings, as counts of ≤1 ms, ≤10 ms, ≤100 ms and longer. */
@@ -293,7 +298,8 @@ async function serving() {
       await database.close();
     }
     row(`synthetic model: ${N_ITEMS.toLocaleString('en')} items × ${FACTORS} factors, ${N_USERS.toLocaleString('en')} customers`, `${(model.artifactBytes / 1e6).toFixed(1)} MB`, `${model.seconds.toFixed(1)} s to build`);
-    api = await startApi({ ...target.env, NODE_ENV: 'development' });
+    // As deployed: production mode (graphql-js skips its development checks on every value) with a keyring.
+    api = await startApi({ ...target.env, NODE_ENV: 'production', CLIENTELE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}` });
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${model.key}` };
     const post = async (query, variables = {}) => (await fetch(`${api.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })).json();
     const t0 = performance.now();
@@ -316,9 +322,15 @@ async function serving() {
     // each second's requests in a burst, which measures the burst, not the rate), with the
     // trivial query at the same rate as the floor of this HTTP stack on this machine.
     const graphqlUrl = `${api.url}/graphql`;
+    // Three seconds at the same rate first, not measured: the server has just come out of the
+    // saturated runs above, and the garbage they promoted is collected in the next seconds.
+    await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate: 500, seconds: 3 });
     const gcBefore = await gcPauses(api.url, headers);
+    const probe = machineProbe(20);
     const fixed = await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate: 500, seconds });
-    const gcDuring = diffPauses(await gcPauses(api.url, headers), gcBefore);
+    const machineLate = await probe.stop();
+    const after = await gcPauses(api.url, headers);
+    const gcDuring = diffPauses(after, gcBefore);
     const fixedBase = await pacedLoadInChild({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate: 500, seconds });
     for (const [name, r] of [['fixed', fixed], ['fixedBase', fixedBase]]) {
       if (r.errors > 0) throw new Error(`${name}: ${r.errors} failed requests`);
@@ -331,6 +343,13 @@ async function serving() {
     row('  achieved rate / p50 / p90 / max', `${fixed.achieved.toFixed(0)} req/s`, `${fixed.p50} / ${fixed.p90} / ${fixed.max} ms`);
     row('  API garbage-collection pauses during it (≤1 / ≤10 / ≤100 ms / longer)', gcDuring.counts.join(' / '), `${gcDuring.totalMs.toFixed(0)} ms in all`);
     row('{ __typename } at a fixed 500 req/s: p99 latency (the floor)', `${fixedBase.p99} ms`, `p50 ${fixedBase.p50} ms`);
+    // Where the slow requests of the fixed-rate run came from: stalls (requests over 20 ms) next
+    // to the API's longest event-loop delay, the load generator's, and the wake-ups of an idle
+    // process that were late by more than 20 ms (the machine holding everyone up).
+    const late = machineLate.map((l) => `${Math.round(l.at - fixed.startedAt)}+${l.ms}`);
+    row('  stalls over 20 ms in the fixed-rate run (at ms: length, requests)', `${fixed.stalls.length}`, fixed.stalls.slice(0, 6).map((s) => `${s.from}: ${s.ms} ms, ${s.requests}`).join('; '));
+    row('  event-loop delay max: API / load generator', `${after.loopMaxMs.toFixed(1)} / ${fixed.generatorLoopDelayMaxMs} ms`, '');
+    row('  idle probe woken late by > 20 ms (at ms+late)', `${machineLate.length}`, late.slice(0, 6).join('; '));
     const pick = (r) => ({ requestsPerSecond: r.requests.average, latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max }, total: r.requests.total, non2xx: r.non2xx, errors: r.errors });
     results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, fixedRate500GcPauses: gcDuring, typenameFixedRate500: fixedBase };
   } finally {
