@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { jobs, recordAudit, type DatabaseHandle } from '@clientele/db';
+import { jobs, recordAudit, selectRows, type DatabaseHandle } from '@clientele/db';
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import PgBoss from 'pg-boss';
 import {
@@ -42,6 +42,16 @@ export interface JobQueueOptions {
 
 /** pg-boss queue names allow letters, digits, dashes, underscores, periods. */
 const bossQueue = (kind: string) => `clientele.${kind}`;
+
+/**
+ * A pg-boss message only says "run job X"; claiming X (queued → running) is idempotent, so a
+ * message whose delivery failed before the claim (a lost connection, an exhausted pool) is
+ * simply delivered again a second later instead of leaving X queued for good.
+ */
+const MESSAGE_OPTIONS = { retryLimit: 5, retryDelay: 1 } as const;
+
+/** A queued job older than this with no pending pg-boss message is sent again by the sweeper. */
+const ORPHAN_AFTER_MS = 10_000;
 
 function toRecord(row: typeof jobs.$inferSelect): JobRecord {
   return {
@@ -105,9 +115,7 @@ export class JobQueue {
       options: { singleton: options.singleton ?? false, retryLimit: options.retryLimit ?? 1 },
     });
     // A kind registered after the worker started (plugins, tests) gets its pg-boss worker now.
-    if (this.working && this.database.kind === 'postgres') {
-      void this.workKind(kind).catch((error: unknown) => this.logger.error({ err: error, kind }, 'could not start a worker for a job kind'));
-    }
+    if (this.working && this.database.kind === 'postgres') this.workKindRetrying(kind);
   }
 
   kinds(): string[] {
@@ -145,11 +153,18 @@ export class JobQueue {
   }
 
   private async dispatch(record: JobRecord): Promise<void> {
-    if (this.database.kind === 'postgres') {
-      const boss = await this.ensureQueue(record.kind);
-      await boss.send(bossQueue(record.kind), { jobId: record.id }, { retryLimit: 0 });
-    } else {
+    if (this.database.kind !== 'postgres') {
       this.wake?.();
+      return;
+    }
+    const name = bossQueue(record.kind);
+    for (let attempt = 1; ; attempt++) {
+      const boss = await this.ensureQueue(record.kind);
+      // pg-boss stores nothing, without an error, for a queue it has no row for (deleted, or
+      // never created in this database): the queue is made again and the message sent again.
+      if (await boss.send(name, { jobId: record.id }, MESSAGE_OPTIONS)) return;
+      this.bossQueues.delete(name);
+      if (attempt === 2) throw new Error(`pg-boss stored no message for job ${record.id} on queue '${name}', even after creating the queue`);
     }
   }
 
@@ -193,7 +208,7 @@ export class JobQueue {
       const job = await this.get(id);
       if (!job) throw new JobNotFoundError(`job '${id}' does not exist`);
       if (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled') return job;
-      if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${options.timeoutMs ?? 600_000} ms`);
+      if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${options.timeoutMs ?? 600_000} ms${await this.describeMessages(id)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, options.pollMs ?? 200);
         function done() {
@@ -361,7 +376,57 @@ export class JobQueue {
           .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running')));
       }
     }
-    return stale.length;
+    return stale.length + (await this.resendOrphans());
+  }
+
+  /**
+   * Queued jobs whose pg-boss message is gone (never stored, or failed on every delivery) are
+   * sent again, so no job stays queued while workers are idle. Only once pg-boss has started
+   * in this process: its schema exists then, and startWorker sends every queued job anyway.
+   */
+  private async resendOrphans(): Promise<number> {
+    if (this.database.kind !== 'postgres' || !this.boss) return 0;
+    const cutoff = new Date(Date.now() - ORPHAN_AFTER_MS);
+    const orphans = await this.db
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          eq(jobs.status, 'queued'),
+          lt(jobs.createdAt, cutoff),
+          inArray(jobs.kind, this.kinds()),
+          sql`NOT EXISTS (SELECT 1 FROM pgboss.job m WHERE m.name = 'clientele.' || ${jobs.kind} AND m.data->>'jobId' = ${jobs.id}::text AND m.state IN ('created', 'retry', 'active'))`,
+        ),
+      );
+    for (const orphan of orphans) {
+      this.logger.warn({ jobId: orphan.id, kind: orphan.kind }, 'queued job had no pending message; sending it again');
+      await this.dispatch(toRecord(orphan));
+    }
+    return orphans.length;
+  }
+
+  /** For a timeout's message: what pg-boss holds for the job (PostgreSQL only). */
+  private async describeMessages(id: string): Promise<string> {
+    if (this.database.kind !== 'postgres' || !this.boss) return '';
+    try {
+      const rows = await selectRows<{ state: string; retry_count: number; output: unknown }>(
+        this.db,
+        sql`SELECT state, retry_count, output FROM pgboss.job WHERE data->>'jobId' = ${id} ORDER BY created_on`,
+      );
+      if (rows.length === 0) return '; pg-boss holds no message for it';
+      return `; pg-boss messages: ${rows.map((m) => `${m.state} (retries ${m.retry_count}${m.output ? `, ${JSON.stringify(m.output).slice(0, 200)}` : ''})`).join(', ')}; workers for ${[...this.bossWorkers].join(', ') || 'no kind'}`;
+    } catch (error) {
+      return `; pg-boss could not be asked (${error instanceof Error ? error.message : String(error)})`;
+    }
+  }
+
+  /** Starts the kind's worker, trying again with a growing delay while this process works. */
+  private workKindRetrying(kind: string, attempt = 1): void {
+    this.workKind(kind).catch((error: unknown) => {
+      this.logger.error({ err: error, kind, attempt }, 'could not start a worker for a job kind; trying again');
+      if (!this.working) return;
+      this.timers.push(setTimeout(() => this.workKindRetrying(kind, attempt + 1), Math.min(30_000, 1_000 * attempt)));
+    });
   }
 
   private async workKind(kind: string): Promise<void> {

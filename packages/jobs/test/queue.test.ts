@@ -1,6 +1,6 @@
 import { jobs } from '@clientele/db';
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobQueue, PermanentJobError } from '../src/index.js';
 
@@ -90,6 +90,24 @@ describe(`job queue (${process.env['DATABASE_URL'] ? 'pg-boss on PostgreSQL' : '
     const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, dead!.id));
     expect(row?.status).toBe('failed');
     expect(row?.error).toMatch(/worker stopped responding after 2 attempt/);
+  });
+
+  it('sends again a job left queued without a message (lost on the way), at the next sweep', async () => {
+    // As if its process had recorded the job and then failed to hand it to pg-boss.
+    const [lost] = await handle.db
+      .insert(jobs)
+      .values({ kind: 'sum', params: { n: 4 }, status: 'queued', maxAttempts: 2, createdAt: new Date(Date.now() - 60_000) })
+      .returning();
+    await queue.sweep();
+    expect(await queue.waitFor(lost!.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', result: { total: 10 }, attempts: 1 });
+  });
+
+  it.runIf(process.env['DATABASE_URL'])('creates a pg-boss queue again when it has gone, and the job still runs', async () => {
+    // pg-boss silently stores nothing for a queue it has no row for.
+    await handle.db.execute(sql`DELETE FROM pgboss.job WHERE name = 'clientele.sum'`);
+    await handle.db.execute(sql`SELECT pgboss.delete_queue('clientele.sum')`);
+    const job = await queue.enqueue('sum', { n: 5 }, { actor });
+    expect(await queue.waitFor(job.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', result: { total: 15 } });
   });
 
   it('refuses unknown kinds and lists jobs newest first', async () => {
