@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Context, Services } from './context.js';
 import { graphqlError } from './errors.js';
 import { createApolloServer } from './graphql/apollo.js';
@@ -12,6 +10,7 @@ import { authRoutes } from './http/auth-routes.js';
 import { importRoutes } from './http/import-route.js';
 import { consoleDirectory, mountConsole } from './http/console.js';
 import { authenticate, MISSING_CREDENTIALS } from './http/principal.js';
+import { requestId as idOf, requestLogger, requestLogging } from './http/request-log.js';
 
 export interface RunningServer {
   url: string;
@@ -28,8 +27,6 @@ export class ServerStartError extends Error {
     this.name = 'ServerStartError';
   }
 }
-
-const REQUEST_ID = /^[\w.-]{1,100}$/;
 
 function routeLabel(req: Request): string {
   const match = /^\/(graphql|auth\/session|imports|healthz|readyz|metrics)(\/|$)/.exec(req.path);
@@ -73,23 +70,7 @@ export async function startServer(
   // Longer than common load balancers' idle timeouts, so they close first.
   httpServer.keepAliveTimeout = 65_000;
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => /^\/(healthz|readyz|metrics|assets\/)/.test(req.url ?? '') },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    }),
-  );
+  app.use(requestLogging(logger));
   app.use((req: Request, res: Response, next: NextFunction) => {
     const end = metrics.httpDuration.startTimer({ method: req.method, route: routeLabel(req) });
     res.on('finish', () => end({ status: String(res.statusCode) }));
@@ -131,17 +112,20 @@ export async function startServer(
     '/graphql',
     express.json({ limit: '20mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<Context> => {
+      context: async ({ req }): Promise<Context> => {
         const credentials = await authenticate(req, services);
         if (credentials.kind !== 'ok') {
           throw graphqlError('UNAUTHENTICATED', credentials.kind === 'invalid' ? credentials.reason : MISSING_CREDENTIALS);
         }
-        const requestId = String(res.getHeader('x-request-id') ?? randomUUID());
+        let boundLogger: Context['logger'] | undefined;
         return {
           services,
           principal: credentials.principal,
-          requestId,
-          logger: req.log ?? logger,
+          requestId: idOf(req),
+          // Bound to the request id only if something logs (most requests never do).
+          get logger() {
+            return (boundLogger ??= requestLogger(logger, req));
+          },
           loaders: createLoaders(services.database.db),
           personalDataReads: new Set<string>(),
         };
@@ -153,7 +137,7 @@ export async function startServer(
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) req.log?.error({ err: error }, 'unhandled error');
+    if (status >= 500) requestLogger(logger, req).error({ err: error }, 'unhandled error');
     if (res.headersSent) return;
     const message =
       status === 404 ? 'not found' : status === 413 ? 'request body too large' : status < 500 ? (error as Error).message : 'Internal server error';

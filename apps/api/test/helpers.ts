@@ -7,6 +7,7 @@ import { createApiKey, createUser, type Scope } from '@clientele/auth';
 import { loadConfig } from '@clientele/config';
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import type { Services } from '../src/context.js';
+import type { Logger } from '../src/logger.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { createServices } from '../src/services.js';
 
@@ -27,11 +28,11 @@ export interface GraphQLBody {
 }
 
 /** The real server on a random port, over a fresh test database (PGlite or PostgreSQL). */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   // A fixed test keyring: tests never touch a key file.
   const config = loadConfig({ NODE_ENV: 'test', CLIENTELE_ENCRYPTION_KEYS: `test:${Buffer.alloc(32, 3).toString('base64')}`, ...env });
-  const services = await createServices(config, { database, migrate: false });
+  const services = await createServices(config, { database, migrate: false, ...(options.logger ? { logger: options.logger } : {}) });
   await services.jobs.startWorker();
   const server = await startServer(services, { port: 0, host: '127.0.0.1' });
   const actor = { type: 'system' as const, name: 'test' };

@@ -3,6 +3,7 @@ import { IMPORT_KINDS, ImportError, importFile, type ImportFormat, type ImportKi
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../context.js';
 import { authenticate, MISSING_CREDENTIALS } from './principal.js';
+import { requestLogger } from './request-log.js';
 
 // POST /imports?kind=customers|items|interactions|online-retail — the request body is the
 // file itself (text/csv or application/x-ndjson), streamed into the import as it arrives, so
@@ -84,7 +85,7 @@ export function importRoutes(services: Services): Router {
         return;
       }
       if (controller.signal.aborted) return; // nobody is listening any more
-      req.log?.error({ err: error }, 'import failed');
+      requestLogger(services.logger, req).error({ err: error }, 'import failed');
       fail(res, 500, 'INTERNAL_SERVER_ERROR', 'the import failed; see the import job for how far it got');
     }
   });
