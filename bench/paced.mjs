@@ -20,6 +20,8 @@ export async function pacedLoad({ url, headers, bodies, rate, seconds }) {
   // Per request: when it was due (ms from the start) and how long it took, to find stalls.
   const due = new Float64Array(total);
   const took = new Float64Array(total).fill(Number.NaN);
+  // How late this process sent it: a stall whose requests went out late is the generator's.
+  const sendLag = new Float64Array(total);
   let errors = 0;
   // This process's own event-loop delay: a stall here would be charged to the server.
   const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -38,6 +40,7 @@ export async function pacedLoad({ url, headers, bodies, rate, seconds }) {
         const body = bodies[sent % bodies.length];
         const index = sent;
         due[index] = scheduled - start;
+        sendLag[index] = now - scheduled;
         sent++;
         const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
           res.resume();
@@ -73,15 +76,16 @@ export async function pacedLoad({ url, headers, bodies, rate, seconds }) {
     max: at(1),
     startedAt: performance.timeOrigin + start,
     generatorLoopDelayMaxMs: Number((loop.max / 1e6).toFixed(2)),
-    stalls: stalls(due, took, 20),
+    stalls: stalls(due, took, sendLag, 20),
   };
 }
 
 /**
  * Runs of requests that took longer than `limitMs`, merged when they overlap: when each began
- * (ms from the start), how long it lasted, how many requests it held and the longest wait.
+ * (ms from the start), how long it lasted, how many requests it held, the longest wait and how
+ * late the generator itself sent the latest of them.
  */
-function stalls(due, took, limitMs) {
+function stalls(due, took, sendLag, limitMs) {
   const out = [];
   for (let i = 0; i < due.length; i++) {
     if (!(took[i] > limitMs)) continue;
@@ -92,11 +96,12 @@ function stalls(due, took, limitMs) {
       last.ms = Math.max(last.ms, to - last.from);
       last.requests++;
       last.longest = Math.max(last.longest, took[i]);
+      last.sendLag = Math.max(last.sendLag, sendLag[i]);
     } else {
-      out.push({ from, ms: to - from, requests: 1, longest: took[i] });
+      out.push({ from, ms: to - from, requests: 1, longest: took[i], sendLag: sendLag[i] });
     }
   }
-  return out.map((s) => ({ from: Math.round(s.from), ms: Math.round(s.ms), requests: s.requests, longest: Math.round(s.longest) }));
+  return out.map((s) => ({ from: Math.round(s.from), ms: Math.round(s.ms), requests: s.requests, longest: Math.round(s.longest), sentLateMs: Math.round(s.sendLag) }));
 }
 
 /**

@@ -347,7 +347,7 @@ async function serving() {
     // to the API's longest event-loop delay, the load generator's, and the wake-ups of an idle
     // process that were late by more than 20 ms (the machine holding everyone up).
     const late = machineLate.map((l) => `${Math.round(l.at - fixed.startedAt)}+${l.ms}`);
-    row('  stalls over 20 ms in the fixed-rate run (at ms: length, requests)', `${fixed.stalls.length}`, fixed.stalls.slice(0, 6).map((s) => `${s.from}: ${s.ms} ms, ${s.requests}`).join('; '));
+    row('  stalls over 20 ms in the fixed-rate run (at ms: length, requests, generator lag)', `${fixed.stalls.length}`, fixed.stalls.slice(0, 6).map((s) => `${s.from}: ${s.ms} ms, ${s.requests} (sent ≤${s.sentLateMs} ms late)`).join('; '));
     row('  event-loop delay max: API / load generator', `${after.loopMaxMs.toFixed(1)} / ${fixed.generatorLoopDelayMaxMs} ms`, '');
     row('  idle probe woken late by > 20 ms (at ms+late)', `${machineLate.length}`, late.slice(0, 6).join('; '));
     const pick = (r) => ({ requestsPerSecond: r.requests.average, latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max }, total: r.requests.total, non2xx: r.non2xx, errors: r.errors });
