@@ -5,12 +5,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Context, Services } from './context.js';
 import { graphqlError } from './errors.js';
 import { createApolloServer } from './graphql/apollo.js';
-import { createLoaders } from './graphql/loaders.js';
 import { authRoutes } from './http/auth-routes.js';
 import { importRoutes } from './http/import-route.js';
 import { consoleDirectory, mountConsole } from './http/console.js';
 import { authenticate, MISSING_CREDENTIALS } from './http/principal.js';
-import { requestId as idOf, requestLogger, requestLogging } from './http/request-log.js';
+import { requestLogger, requestLogging } from './http/request-log.js';
+import { RequestContext } from './request-context.js';
 
 export interface RunningServer {
   url: string;
@@ -117,18 +117,7 @@ export async function startServer(
         if (credentials.kind !== 'ok') {
           throw graphqlError('UNAUTHENTICATED', credentials.kind === 'invalid' ? credentials.reason : MISSING_CREDENTIALS);
         }
-        let boundLogger: Context['logger'] | undefined;
-        return {
-          services,
-          principal: credentials.principal,
-          requestId: idOf(req),
-          // Bound to the request id only if something logs (most requests never do).
-          get logger() {
-            return (boundLogger ??= requestLogger(logger, req));
-          },
-          loaders: createLoaders(services.database.db),
-          personalDataReads: new Set<string>(),
-        };
+        return new RequestContext(services, credentials.principal, req, logger);
       },
     }),
   );

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { startTestApp, type TestApp } from './helpers.js';
 
@@ -55,6 +55,27 @@ describe('request ids and access lines', () => {
     const fresh = none.headers.get('x-request-id') ?? '';
     expect(fresh).toMatch(UUID);
     expect(fresh).not.toBe(given);
+  });
+
+  it('logs an internal error of a GraphQL operation with the request id the client was given', async () => {
+    const key = await app.key(['read']);
+    const list = vi.spyOn(app.services.jobs, 'list').mockRejectedValueOnce(new Error('disk on fire'));
+    try {
+      const response = await fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ jobs { id } }' }),
+      });
+      const body = (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+      expect(body.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(body.errors?.[0]?.message).not.toMatch(/disk on fire/);
+      const id = response.headers.get('x-request-id');
+      const logged = lines.find((l) => l.msg === 'internal error in GraphQL operation');
+      expect(logged).toMatchObject({ level: 50, reqId: id });
+      expect(JSON.stringify(logged)).toMatch(/disk on fire/);
+    } finally {
+      list.mockRestore();
+    }
   });
 
   it('writes no access line for probes', async () => {
