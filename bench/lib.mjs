@@ -1,7 +1,7 @@
 // Helpers shared by the benchmark scripts.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,3 +101,27 @@ export async function startApi(env) {
 }
 
 export { machineProbe, pacedLoad, pacedLoadInChild } from './paced.mjs';
+
+/**
+ * The kernel's DAMON memory monitors that are running, with their sampling interval. On these
+ * VMs one samples the physical address space every 500 ms, and each pass keeps a core busy for
+ * about 20 ms (seen with `perf record -a`): with two cores, the fixed-rate run's periodic
+ * stalls fall on those passes. Reported so the latency figures can be read.
+ */
+export function kernelMemoryMonitors() {
+  const base = '/sys/kernel/mm/damon/admin/kdamonds';
+  const read = (file) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const monitors = [];
+  for (let i = 0; i < Number(read(`${base}/nr_kdamonds`) ?? 0); i++) {
+    if (read(`${base}/${i}/state`) !== 'on') continue;
+    const sampleUs = Number(read(`${base}/${i}/contexts/0/monitoring_attrs/intervals/sample_us`));
+    monitors.push({ operations: read(`${base}/${i}/contexts/0/operations`), sampleMs: Number.isFinite(sampleUs) ? sampleUs / 1000 : null });
+  }
+  return monitors;
+}

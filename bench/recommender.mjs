@@ -39,7 +39,7 @@ import {
   saveModelVersion,
 } from '@clientele/recommender';
 import { randomBytes } from 'node:crypto';
-import { datasetsFolder, freshDatabase, machineProbe, pacedLoadInChild, rng, startApi } from './lib.mjs';
+import { datasetsFolder, freshDatabase, kernelMemoryMonitors, machineProbe, pacedLoadInChild, rng, startApi } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -350,8 +350,10 @@ async function serving() {
     row('  stalls over 20 ms in the fixed-rate run (at ms: length, requests, generator lag)', `${fixed.stalls.length}`, fixed.stalls.slice(0, 6).map((s) => `${s.from}: ${s.ms} ms, ${s.requests} (sent ≤${s.sentLateMs} ms late)`).join('; '));
     row('  event-loop delay max: API / load generator', `${after.loopMaxMs.toFixed(1)} / ${fixed.generatorLoopDelayMaxMs} ms`, '');
     row('  idle probe woken late by > 20 ms (at ms+late)', `${machineLate.length}`, late.slice(0, 6).join('; '));
+    const monitors = kernelMemoryMonitors();
+    row('  kernel DAMON memory monitors running (each pass takes a core)', `${monitors.length}`, monitors.map((m) => `${m.operations}, every ${m.sampleMs} ms`).join('; '));
     const pick = (r) => ({ requestsPerSecond: r.requests.average, latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max }, total: r.requests.total, non2xx: r.non2xx, errors: r.errors });
-    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, fixedRate500GcPauses: gcDuring, typenameFixedRate500: fixedBase };
+    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, fixedRate500GcPauses: gcDuring, typenameFixedRate500: fixedBase, kernelMemoryMonitors: monitors };
   } finally {
     if (api) {
       api.child.kill('SIGTERM');
