@@ -94,6 +94,10 @@ export class JobQueue {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly waiters = new Set<() => void>();
+  /** Set by stop(): no new pg-boss instance is started after it (one would never be stopped). */
+  private stopped = false;
+  private sweeping: Promise<unknown> | null = null;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly database: DatabaseHandle,
@@ -148,7 +152,11 @@ export class JobQueue {
       if (!existing) throw new Error('job neither inserted nor found');
       return { record: toRecord(existing), created: false };
     });
-    if (record.created) await this.dispatch(record.record);
+    if (record.created) {
+      // The job is recorded: if handing it to pg-boss fails now, the sweeper sends it later,
+      // so the caller gets its job (an error here would invite a duplicate by retrying).
+      await this.dispatch(record.record).catch((error: unknown) => this.logger.error({ err: error, jobId: record.record.id }, 'could not hand the job to the queue yet; the sweeper will send it'));
+    }
     return record.record;
   }
 
@@ -227,16 +235,26 @@ export class JobQueue {
   async startWorker(options: { concurrency?: number } = {}): Promise<void> {
     if (this.working) return;
     this.working = true;
+    this.stopped = false;
     await this.sweep();
     if (this.database.kind === 'postgres') {
       for (const kind of this.registrations.keys()) await this.workKind(kind);
       // Jobs recorded while no worker was listening (or re-queued by the sweeper) are sent again.
-      for (const queued of await this.db.select().from(jobs).where(eq(jobs.status, 'queued'))) await this.dispatch(toRecord(queued));
+      for (const queued of await this.db.select().from(jobs).where(eq(jobs.status, 'queued'))) {
+        await this.dispatch(toRecord(queued)).catch((error: unknown) => this.logger.error({ err: error, jobId: queued.id }, 'could not send a queued job; the sweeper will try again'));
+      }
     } else {
       const concurrency = Math.max(1, options.concurrency ?? 1);
       this.loop = this.embeddedLoop(concurrency);
     }
-    this.timers.push(setInterval(() => void this.sweep().catch((error: unknown) => this.logger.error({ err: error }, 'job sweep failed')), Math.max(5_000, this.staleAfterMs / 2)));
+    this.timers.push(
+      setInterval(() => {
+        if (this.sweeping) return;
+        this.sweeping = this.sweep()
+          .catch((error: unknown) => this.logger.error({ err: error }, 'job sweep failed'))
+          .finally(() => (this.sweeping = null));
+      }, Math.max(5_000, this.staleAfterMs / 2)),
+    );
   }
 
   private async embeddedLoop(concurrency: number): Promise<void> {
@@ -245,7 +263,9 @@ export class JobQueue {
       while (active.size < concurrency) {
         const id = await this.claimNextQueued();
         if (!id) break;
-        const run = this.execute(id).finally(() => active.delete(run));
+        const run: Promise<void> = this.execute(id)
+          .catch((error: unknown) => this.logger.error({ err: error, jobId: id }, 'job execution failed'))
+          .finally(() => active.delete(run));
         active.add(run);
       }
       await new Promise<void>((resolve) => {
@@ -280,15 +300,19 @@ export class JobQueue {
       .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
       .returning();
     if (!claimed) return; // cancelled, or another worker has it
+    // Every later write of this run is conditional on the run still owning the job: if the
+    // sweeper gave it to another worker meanwhile (heartbeats late), this run must not
+    // re-queue, finish or report progress over that one.
+    const ours = and(eq(jobs.id, id), eq(jobs.status, 'running'), eq(jobs.attempts, claimed.attempts));
     const registration = this.registrations.get(claimed.kind);
     if (!registration) {
-      await this.finish(id, 'failed', { error: `no handler registered for job kind '${claimed.kind}' in this worker` });
+      await this.finish(id, ours, 'failed', { error: `no handler registered for job kind '${claimed.kind}' in this worker` });
       return;
     }
     const controller = new AbortController();
     this.running.set(id, controller);
     const heartbeat = setInterval(() => {
-      void this.db.update(jobs).set({ heartbeatAt: new Date() }).where(eq(jobs.id, id)).catch(() => undefined);
+      void this.db.update(jobs).set({ heartbeatAt: new Date() }).where(ours).catch(() => undefined);
     }, Math.max(1_000, this.staleAfterMs / 4));
     let lastWrite = 0;
     const context: JobContext = {
@@ -303,8 +327,9 @@ export class JobQueue {
         const [row] = await this.db
           .update(jobs)
           .set({ progress, heartbeatAt: new Date() })
-          .where(eq(jobs.id, id))
+          .where(ours)
           .returning({ cancel: jobs.cancelRequested });
+        if (!row && !controller.signal.aborted) controller.abort(new Error('this run no longer owns the job (it was given to another worker)'));
         if (row?.cancel && !controller.signal.aborted) controller.abort(new Error('cancelled'));
         this.notify();
       },
@@ -313,20 +338,20 @@ export class JobQueue {
     try {
       const result = await registration.handler(claimed.params, context);
       if (controller.signal.aborted) throw controller.signal.reason ?? new Error('cancelled');
-      await this.finish(id, 'completed', { result });
+      await this.finish(id, ours, 'completed', { result });
       this.logger.info({ jobId: id, kind: claimed.kind }, 'job completed');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const [state] = await this.db.select({ cancel: jobs.cancelRequested }).from(jobs).where(eq(jobs.id, id));
       if (state?.cancel || (controller.signal.aborted && !this.working)) {
-        await this.finish(id, 'cancelled', { error: state?.cancel ? 'cancelled on request' : 'the worker stopped' });
+        await this.finish(id, ours, 'cancelled', { error: state?.cancel ? 'cancelled on request' : 'the worker stopped' });
       } else if (!(error instanceof PermanentJobError) && claimed.attempts < claimed.maxAttempts) {
         this.logger.warn({ jobId: id, err: error }, 'job failed; retrying');
-        await this.db.update(jobs).set({ status: 'queued', error: message }).where(eq(jobs.id, id));
-        await this.dispatch(toRecord({ ...claimed, status: 'queued' }));
+        const [requeued] = await this.db.update(jobs).set({ status: 'queued', error: message }).where(ours).returning();
+        if (requeued) await this.dispatch(toRecord(requeued));
       } else {
         this.logger.error({ jobId: id, err: error }, 'job failed');
-        await this.finish(id, 'failed', { error: message });
+        await this.finish(id, ours, 'failed', { error: message });
       }
     } finally {
       clearInterval(heartbeat);
@@ -334,11 +359,14 @@ export class JobQueue {
     }
   }
 
-  private async finish(id: string, status: JobStatus, outcome: { result?: Record<string, unknown>; error?: string }): Promise<void> {
-    await this.db
+  /** Records a run's outcome, if the run (`ours`) still owns the job. */
+  private async finish(id: string, ours: SQL | undefined, status: JobStatus, outcome: { result?: Record<string, unknown>; error?: string }): Promise<void> {
+    const written = await this.db
       .update(jobs)
       .set({ status, finishedAt: new Date(), result: outcome.result ?? null, error: outcome.error ?? null })
-      .where(eq(jobs.id, id));
+      .where(ours)
+      .returning({ id: jobs.id });
+    if (written.length === 0) this.logger.warn({ jobId: id, status }, 'a run ended after its job was given to another worker; its outcome is not recorded');
     this.notify();
   }
 
@@ -362,7 +390,7 @@ export class JobQueue {
         const [requeued] = await this.db
           .update(jobs)
           .set({ status: 'queued', error: `worker stopped responding (attempt ${job.attempts}); retrying` })
-          .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running')))
+          .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running'), eq(jobs.attempts, job.attempts), lt(jobs.heartbeatAt, cutoff)))
           .returning();
         if (requeued) await this.dispatch(toRecord(requeued));
       } else {
@@ -373,7 +401,7 @@ export class JobQueue {
             finishedAt: new Date(),
             error: job.cancelRequested ? 'cancelled on request' : `worker stopped responding after ${job.attempts} attempt(s) (host ${hostname()} swept it)`,
           })
-          .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running')));
+          .where(and(eq(jobs.id, job.id), eq(jobs.status, 'running'), eq(jobs.attempts, job.attempts), lt(jobs.heartbeatAt, cutoff)));
       }
     }
     return stale.length + (await this.resendOrphans());
@@ -425,7 +453,11 @@ export class JobQueue {
     this.workKind(kind).catch((error: unknown) => {
       this.logger.error({ err: error, kind, attempt }, 'could not start a worker for a job kind; trying again');
       if (!this.working) return;
-      this.timers.push(setTimeout(() => this.workKindRetrying(kind, attempt + 1), Math.min(30_000, 1_000 * attempt)));
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        this.workKindRetrying(kind, attempt + 1);
+      }, Math.min(30_000, 1_000 * attempt));
+      this.retryTimers.add(timer);
     });
   }
 
@@ -455,6 +487,7 @@ export class JobQueue {
   }
 
   private ensureBoss(): Promise<PgBoss> {
+    if (this.stopped) return Promise.reject(new Error('the job queue is stopped'));
     if (this.boss) return Promise.resolve(this.boss);
     this.bossStarting ??= this.startBoss().finally(() => {
       this.bossStarting = null;
@@ -481,8 +514,13 @@ export class JobQueue {
   /** Stops taking work; running jobs are asked to stop and go back to the queue via the sweeper. */
   async stop(): Promise<void> {
     this.working = false;
+    this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    await this.sweeping;
+    await this.bossStarting?.catch(() => undefined);
     this.wake?.();
     for (const controller of this.running.values()) controller.abort(new Error('the worker is stopping'));
     await this.loop;

@@ -10,9 +10,21 @@ describe(`job queue (${process.env['DATABASE_URL'] ? 'pg-boss on PostgreSQL' : '
   let handle: TestDatabase;
   let queue: JobQueue;
   let flaky = 0;
+  // Jobs of kind 'gate' wait until the test opens their gate (by key).
+  const gates = new Map<string, () => void>();
+  const open = async (key: string) => {
+    await expect.poll(() => gates.has(key), { timeout: 20_000 }).toBe(true);
+    gates.get(key)?.();
+  };
+  const warnings: string[] = [];
+  const logger = { info: () => undefined, error: () => undefined, warn: (_obj: object, msg?: string) => void warnings.push(msg ?? '') };
   beforeAll(async () => {
     handle = await createTestDatabase();
-    queue = new JobQueue(handle, { staleAfterMs: 2_000, pollMs: 100 });
+    queue = new JobQueue(handle, { staleAfterMs: 2_000, pollMs: 100, logger });
+    queue.register('gate', async (params) => {
+      await new Promise<void>((resolve) => gates.set(String(params['key']), resolve));
+      return { key: params['key'] };
+    });
     queue.register('sum', async (params, context) => {
       const n = Number(params['n']);
       let total = 0;
@@ -108,6 +120,32 @@ describe(`job queue (${process.env['DATABASE_URL'] ? 'pg-boss on PostgreSQL' : '
     await handle.db.execute(sql`SELECT pgboss.delete_queue('clientele.sum')`);
     const job = await queue.enqueue('sum', { n: 5 }, { actor });
     expect(await queue.waitFor(job.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', result: { total: 15 } });
+  });
+
+  it.runIf(process.env['DATABASE_URL'])('does not send again a queued job whose message is still waiting', async () => {
+    const first = await queue.enqueue('gate', { key: 'busy' }, { actor });
+    await expect.poll(async () => (await queue.get(first.id))?.status, { timeout: 20_000 }).toBe('running');
+    // The kind's worker takes one message at a time: the second waits in pg-boss, queued.
+    const second = await queue.enqueue('gate', { key: 'waiting' }, { actor });
+    await handle.db.update(jobs).set({ createdAt: new Date(Date.now() - 60_000) }).where(eq(jobs.id, second.id));
+    await queue.sweep();
+    const messages = await handle.db.execute(sql`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'jobId' = ${second.id}`);
+    expect((messages as unknown as { rows: { n: number }[] }).rows[0]?.n).toBe(1);
+    await open('busy');
+    await open('waiting');
+    expect(await queue.waitFor(second.id, { timeoutMs: 30_000 })).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
+  it('records nothing from a run whose job was given to another worker meanwhile', async () => {
+    const job = await queue.enqueue('gate', { key: 'overtaken' }, { actor });
+    await expect.poll(async () => (await queue.get(job.id))?.status, { timeout: 20_000 }).toBe('running');
+    // As if the sweeper had found its heartbeats late and another worker had claimed it.
+    await handle.db.update(jobs).set({ attempts: 2, heartbeatAt: new Date() }).where(eq(jobs.id, job.id));
+    await open('overtaken');
+    await expect.poll(() => warnings.some((w) => /given to another worker/.test(w)), { timeout: 20_000 }).toBe(true);
+    const [row] = await handle.db.select().from(jobs).where(eq(jobs.id, job.id));
+    expect(row).toMatchObject({ status: 'running', attempts: 2, result: null });
+    await handle.db.update(jobs).set({ status: 'failed', finishedAt: new Date() }).where(eq(jobs.id, job.id));
   });
 
   it('refuses unknown kinds and lists jobs newest first', async () => {
