@@ -197,11 +197,18 @@ export class JobQueue {
 
   /** Cancels a queued job at once, or asks a running one to stop at its next progress report. */
   async cancel(id: string, actor: EnqueueOptions['actor']): Promise<JobRecord> {
-    const job = await this.get(id);
+    let job = await this.get(id);
     if (!job) throw new JobNotFoundError(`job '${id}' does not exist`);
     if (job.status === 'queued') {
-      await this.db.update(jobs).set({ status: 'cancelled', finishedAt: new Date(), error: 'cancelled before it started' }).where(and(eq(jobs.id, id), eq(jobs.status, 'queued')));
-    } else if (job.status === 'running') {
+      const [cancelled] = await this.db
+        .update(jobs)
+        .set({ status: 'cancelled', finishedAt: new Date(), error: 'cancelled before it started' })
+        .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
+        .returning();
+      // Not queued any more: a worker claimed it between the read and the update.
+      if (!cancelled) job = (await this.get(id)) ?? job;
+    }
+    if (job.status === 'running') {
       await this.db.update(jobs).set({ cancelRequested: true }).where(eq(jobs.id, id));
       this.running.get(id)?.abort(new Error('cancelled'));
     }
