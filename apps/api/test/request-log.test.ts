@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { startTestApp, type TestApp } from './helpers.js';
@@ -76,6 +77,29 @@ describe('request ids and access lines', () => {
     } finally {
       list.mockRestore();
     }
+  });
+
+  it('writes the access line of a failed request at error level', async () => {
+    const resolve = vi.spyOn(app.services.apiKeys, 'resolve').mockRejectedValueOnce(new Error('key store unreachable'));
+    try {
+      const response = await post({ 'x-request-id': 'broken-1' }, 'clt_any');
+      expect(response.status).toBe(500);
+      await expect.poll(() => access().some((l) => l.reqId === 'broken-1')).toBe(true);
+      expect(access().find((l) => l.reqId === 'broken-1')).toMatchObject({ level: 50, msg: 'request completed', status: 500 });
+    } finally {
+      resolve.mockRestore();
+    }
+  });
+
+  it('writes a warning when the client leaves before the answer', async () => {
+    const { hostname, port } = new URL(app.url);
+    const request = http.request({ hostname, port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '100', 'x-request-id': 'left-early' } });
+    request.on('error', () => undefined);
+    request.write('{"query":'); // and never the rest
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    request.destroy();
+    await expect.poll(() => access().some((l) => l.reqId === 'left-early')).toBe(true);
+    expect(access().find((l) => l.reqId === 'left-early')).toMatchObject({ level: 40, msg: 'request aborted', method: 'POST', url: '/graphql' });
   });
 
   it('writes no access line for probes', async () => {
