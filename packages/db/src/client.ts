@@ -81,6 +81,14 @@ async function openPostgres(url: string, options: OpenOptions): Promise<Database
   });
   // Idle clients can error when the server restarts; the pool replaces them, so only log.
   pool.on('error', () => undefined);
+  // A client that is checked out but between queries (a transaction waiting on other work)
+  // also emits 'error' when the server ends its session (restart, pg_terminate_backend), and
+  // pg-pool listens only while the client is idle: without this, that ends the process. The
+  // work using the client still fails at its next query, and the pool drops the broken
+  // client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   try {
     const client = await pool.connect();
     client.release();

@@ -126,3 +126,27 @@ describe('embedded data folder', () => {
     expect((error as Error).message).not.toContain('secret');
   });
 });
+
+describe.runIf(process.env['DATABASE_URL'])('a session ended by the server (PostgreSQL)', () => {
+  it('fails the work that was using it, not the process, and the pool carries on', async () => {
+    const handle = await createTestDatabase();
+    const name = `clientele-killed-${Math.random().toString(36).slice(2)}`;
+    const url = handle.url;
+    if (!url) throw new Error('expected a PostgreSQL test database');
+    const victim = await openDatabase({ kind: 'postgres', url }, { applicationName: name, maxConnections: 2 });
+    try {
+      const work = victim.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1`);
+        // Idle in its transaction while the server ends the session.
+        await handle.db.execute(sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${name}`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.execute(sql`SELECT 1`);
+      });
+      await expect(work).rejects.toThrow();
+      expect(await selectRows<{ n: number }>(victim.db, sql`SELECT 1 AS n`)).toEqual([{ n: 1 }]);
+    } finally {
+      await victim.close();
+      await handle.close();
+    }
+  });
+});
