@@ -74,6 +74,9 @@ export class JobNotFoundError extends Error {
   readonly code = 'NOT_FOUND';
 }
 
+/** Why a run's handler is told to stop when the sweeper has given its job to another worker. */
+class RunTakenOverError extends Error {}
+
 export class UnknownJobKindError extends Error {
   readonly code = 'BAD_USER_INPUT';
 }
@@ -318,8 +321,16 @@ export class JobQueue {
     }
     const controller = new AbortController();
     this.running.set(id, controller);
+    const takenOver = () => {
+      if (!controller.signal.aborted) controller.abort(new RunTakenOverError('this run no longer owns the job (it was given to another worker)'));
+    };
     const heartbeat = setInterval(() => {
-      void this.db.update(jobs).set({ heartbeatAt: new Date() }).where(ours).catch(() => undefined);
+      void this.db
+        .update(jobs)
+        .set({ heartbeatAt: new Date() })
+        .where(ours)
+        .returning({ id: jobs.id })
+        .then((rows) => rows.length === 0 && takenOver(), () => undefined);
     }, Math.max(1_000, this.staleAfterMs / 4));
     let lastWrite = 0;
     const context: JobContext = {
@@ -336,7 +347,7 @@ export class JobQueue {
           .set({ progress, heartbeatAt: new Date() })
           .where(ours)
           .returning({ cancel: jobs.cancelRequested });
-        if (!row && !controller.signal.aborted) controller.abort(new Error('this run no longer owns the job (it was given to another worker)'));
+        if (!row) takenOver();
         if (row?.cancel && !controller.signal.aborted) controller.abort(new Error('cancelled'));
         this.notify();
       },
@@ -348,6 +359,11 @@ export class JobQueue {
       await this.finish(id, ours, 'completed', { result });
       this.logger.info({ jobId: id, kind: claimed.kind }, 'job completed');
     } catch (error) {
+      if (controller.signal.reason instanceof RunTakenOverError) {
+        // Nothing of this run is recorded: the job is another run's now.
+        this.logger.warn({ jobId: id, attempt: claimed.attempts }, 'a run stopped because its job was given to another worker');
+        return;
+      }
       const message = error instanceof Error ? error.message : String(error);
       const [state] = await this.db.select({ cancel: jobs.cancelRequested }).from(jobs).where(eq(jobs.id, id));
       if (state?.cancel || (controller.signal.aborted && !this.working)) {
@@ -526,10 +542,12 @@ export class JobQueue {
     this.timers = [];
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
+    this.wake?.();
+    // Running jobs are asked to stop first: a sweep in progress may be waiting for a
+    // connection or a transaction one of them holds.
+    for (const controller of this.running.values()) controller.abort(new Error('the worker is stopping'));
     await this.sweeping;
     await this.bossStarting?.catch(() => undefined);
-    this.wake?.();
-    for (const controller of this.running.values()) controller.abort(new Error('the worker is stopping'));
     await this.loop;
     if (this.boss) {
       await this.boss.stop({ graceful: true, wait: true, timeout: 10_000 }).catch(() => undefined);
