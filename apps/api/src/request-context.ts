@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { Principal } from '@clientele/auth';
+import type { Request } from 'express';
 import type { Context, Services } from './context.js';
 import { createLoaders } from './graphql/loaders.js';
 import { requestId, requestLogger } from './http/request-log.js';
@@ -23,7 +23,7 @@ export class RequestContext implements Context {
   constructor(
     readonly services: Services,
     readonly principal: Principal,
-    private readonly req: IncomingMessage,
+    private readonly req: Request,
     private readonly baseLogger: Logger,
   ) {
     this.requestId = requestId(req);

@@ -41,7 +41,8 @@ export interface JobQueueOptions {
 }
 
 /** pg-boss queue names allow letters, digits, dashes, underscores, periods. */
-const bossQueue = (kind: string) => `clientele.${kind}`;
+const BOSS_QUEUE_PREFIX = 'clientele.';
+const bossQueue = (kind: string) => `${BOSS_QUEUE_PREFIX}${kind}`;
 
 /**
  * A pg-boss message only says "run job X"; claiming X (queued → running) is idempotent, so a
@@ -446,7 +447,7 @@ export class JobQueue {
           eq(jobs.status, 'queued'),
           lt(jobs.createdAt, cutoff),
           inArray(jobs.kind, this.kinds()),
-          sql`NOT EXISTS (SELECT 1 FROM pgboss.job m WHERE m.name = 'clientele.' || ${jobs.kind} AND m.data->>'jobId' = ${jobs.id}::text AND m.state IN ('created', 'retry', 'active'))`,
+          sql`NOT EXISTS (SELECT 1 FROM pgboss.job m WHERE m.name = ${BOSS_QUEUE_PREFIX} || ${jobs.kind} AND m.data->>'jobId' = ${jobs.id}::text AND m.state IN ('created', 'retry', 'active'))`,
         ),
       );
     for (const orphan of orphans) {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger.js';
 
@@ -8,15 +7,14 @@ const REQUEST_ID = /^[\w.-]{1,100}$/;
 /** Probes and static files are not worth a log line each. */
 const UNLOGGED = /^\/(healthz|readyz|metrics|assets\/)/;
 
-const requestIds = new WeakMap<IncomingMessage, string>();
-
-/** The id given to this request by requestLogging (also sent back as `x-request-id`). */
-export function requestId(req: IncomingMessage): string {
-  return requestIds.get(req) ?? 'none';
+/** The id requestLogging gave this request: the `x-request-id` header of its response. */
+export function requestId(req: Request): string {
+  const id = req.res?.getHeader('x-request-id');
+  return typeof id === 'string' ? id : 'none';
 }
 
 /** A logger bound to the request's id, for the rare lines a request writes besides its access line. */
-export function requestLogger(logger: Logger, req: IncomingMessage): Logger {
+export function requestLogger(logger: Logger, req: Request): Logger {
   return logger.child({ reqId: requestId(req) });
 }
 
@@ -34,7 +32,6 @@ export function requestLogging(logger: Logger) {
     const started = performance.now();
     const incoming = req.headers['x-request-id'];
     const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    requestIds.set(req, id);
     res.setHeader('x-request-id', id);
     if (!UNLOGGED.test(req.url)) {
       res.once('close', () => {
