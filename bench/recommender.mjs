@@ -14,7 +14,7 @@
 //      recommendations at a fixed 500 requests/s, offered evenly by a load generator in a process
 //      of its own (bench/paced.mjs): p99 ≤ 10 ms.
 //
-// Usage: node recommender.mjs [--only=quality,serving] [--seconds=10]
+// Usage: node recommender.mjs [--only=quality,serving] [--seconds=10] [--rate=500]
 // Database: the embedded one in a temporary folder, or PostgreSQL when BENCH_PG_URL is set
 // (a fresh database is created there and dropped afterwards).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -47,6 +47,8 @@ const args = process.argv.slice(2);
 const arg = (name, fallback) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const only = arg('only', 'quality,serving').split(',');
 const seconds = Number(arg('seconds', '10'));
+// The fixed offered rate; the target is stated at 500 req/s, other rates show how latency grows.
+const rate = Number(arg('rate', '500'));
 const pgServer = process.env.BENCH_PG_URL ?? null;
 const datasets = datasetsFolder() ?? path.resolve(root, '../shared/datasets');
 const results = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, kernel: cpuFeatures().kernel, node: process.version }, database: pgServer ? 'postgres' : 'embedded' };
@@ -324,14 +326,14 @@ async function serving() {
     const graphqlUrl = `${api.url}/graphql`;
     // Three seconds at the same rate first, not measured: the server has just come out of the
     // saturated runs above, and the garbage they promoted is collected in the next seconds.
-    await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate: 500, seconds: 3 });
+    await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate, seconds: 3 });
     const gcBefore = await gcPauses(api.url, headers);
     const probe = machineProbe(20);
-    const fixed = await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate: 500, seconds });
+    const fixed = await pacedLoadInChild({ url: graphqlUrl, headers, bodies, rate, seconds });
     const machineLate = await probe.stop();
     const after = await gcPauses(api.url, headers);
     const gcDuring = diffPauses(after, gcBefore);
-    const fixedBase = await pacedLoadInChild({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate: 500, seconds });
+    const fixedBase = await pacedLoadInChild({ url: graphqlUrl, headers, bodies: [JSON.stringify({ query: '{ __typename }' })], rate, seconds });
     for (const [name, r] of [['fixed', fixed], ['fixedBase', fixedBase]]) {
       if (r.errors > 0) throw new Error(`${name}: ${r.errors} failed requests`);
     }
@@ -339,10 +341,10 @@ async function serving() {
     row('{ __typename } at 50 connections', `${base.requests.average.toFixed(0)} req/s`, `p99 ${base.latency.p99} ms`);
     row('recommendations(first: 10) at 50 connections', `${recs.requests.average.toFixed(0)} req/s`, `p99 ${recs.latency.p99} ms`);
     row('  ratio recommendations / __typename', `${(ratio * 100).toFixed(1)} %`, '≥ 50 %', ratio >= 0.5);
-    row('recommendations at a fixed 500 req/s: p99 latency', `${fixed.p99} ms`, '≤ 10 ms', fixed.p99 <= 10);
+    row(`recommendations at a fixed ${rate} req/s: p99 latency`, `${fixed.p99} ms`, '≤ 10 ms at 500 req/s', rate === 500 ? fixed.p99 <= 10 : undefined);
     row('  achieved rate / p50 / p90 / max', `${fixed.achieved.toFixed(0)} req/s`, `${fixed.p50} / ${fixed.p90} / ${fixed.max} ms`);
     row('  API garbage-collection pauses during it (≤1 / ≤10 / ≤100 ms / longer)', gcDuring.counts.join(' / '), `${gcDuring.totalMs.toFixed(0)} ms in all`);
-    row('{ __typename } at a fixed 500 req/s: p99 latency (the floor)', `${fixedBase.p99} ms`, `p50 ${fixedBase.p50} ms`);
+    row(`{ __typename } at a fixed ${rate} req/s: p99 latency (the floor)`, `${fixedBase.p99} ms`, `p50 ${fixedBase.p50} ms`);
     // Where the slow requests of the fixed-rate run came from: stalls (requests over 20 ms) next
     // to the API's longest event-loop delay, the load generator's, and the wake-ups of an idle
     // process that were late by more than 20 ms (the machine holding everyone up).
@@ -353,7 +355,7 @@ async function serving() {
     const monitors = kernelMemoryMonitors();
     row('  kernel DAMON memory monitors running (each pass takes a core)', `${monitors.length}`, monitors.map((m) => `${m.operations}, every ${m.sampleMs} ms`).join('; '));
     const pick = (r) => ({ requestsPerSecond: r.requests.average, latency: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max }, total: r.requests.total, non2xx: r.non2xx, errors: r.errors });
-    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, fixedRate500GcPauses: gcDuring, typenameFixedRate500: fixedBase, kernelMemoryMonitors: monitors };
+    results.serving = { items: N_ITEMS, factors: FACTORS, customers: N_USERS, seconds, rate, typename: pick(base), recommendations: pick(recs), ratio, fixedRate500: fixed, fixedRate500GcPauses: gcDuring, typenameFixedRate500: fixedBase, kernelMemoryMonitors: monitors };
   } finally {
     if (api) {
       api.child.kill('SIGTERM');
