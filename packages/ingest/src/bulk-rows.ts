@@ -1,7 +1,9 @@
 import type { InteractionRow } from '@clientele/domain';
+import { InteractionLineReader } from './bulk-lines.js';
 import { CsvReader, type CsvProblem, type CsvRecord } from './csv.js';
 import type { Rejection } from './errors.js';
 import { EventIdHasher, seenHash } from './event-ids.js';
+import { IdCache } from './id-cache.js';
 import { convertInteraction, type Binding, type ConvertContext } from './kinds.js';
 import { boundColumn, columnCountProblem, csvCells, describeCsvProblem, problemColumn, rejectionAt } from './rows.js';
 import { copyNumber, copyText } from './stage.js';
@@ -51,19 +53,6 @@ export class CopyText {
 
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
-  }
-}
-
-/** External ids known to be stored, with their internal ids; bounded, cleared when full. */
-export class IdCache {
-  private readonly map = new Map<string, number>();
-  constructor(private readonly limit: number) {}
-  get(key: string): number | undefined {
-    return this.map.get(key);
-  }
-  set(key: string, id: number): void {
-    if (this.map.size >= this.limit) this.map.clear();
-    this.map.set(key, id);
   }
 }
 
@@ -120,6 +109,8 @@ export interface PieceReaderInit {
   /** The event-id prefix and the kind that seeds the hash (as EventIdDeriver's). */
   eventIdPrefix: string;
   kind: string;
+  /** Reads every line with the general CSV reader (tests compare both ways). */
+  generalOnly?: boolean;
 }
 
 /** Growable per-row arrays of one piece. */
@@ -168,9 +159,12 @@ export class PieceReader {
   private readonly hasher: EventIdHasher;
   private readonly ctx: ConvertContext;
   private readonly words = new Uint32Array(4);
+  /** The reader of plain lines (bulk-lines.ts), when the file's layout allows one; else every line goes through CsvReader. */
+  private readonly lines: InteractionLineReader | null;
 
   constructor(private readonly init: PieceReaderInit) {
     this.hasher = new EventIdHasher(init.eventIdPrefix, init.kind);
+    this.lines = init.generalOnly ? null : InteractionLineReader.for(init.header, init.bindings, init.delimiter);
     this.ctx = { now: init.now, interactionTypes: init.interactionTypes, source: '', eventIds: this.hasher };
   }
 
@@ -191,6 +185,30 @@ export class PieceReader {
     const reject = (line: number, column: string | null, code: Rejection['code'], message: string) => {
       rejections.push(rejectionAt(fileName, line, column, code, message));
     };
+    const emit = (line: number, row: InteractionRow): void => {
+      let h1: number;
+      let h2: number;
+      let flags = 0;
+      if (row.eventId.startsWith('e:')) {
+        seenHash(row.eventId, this.words);
+        h1 = this.words[0] ?? 0;
+        h2 = this.words[1] ?? 1;
+      } else {
+        h1 = this.hasher.h1;
+        h2 = this.hasher.h2;
+        flags |= ROW_DERIVED_ID;
+      }
+      const customer = this.customers.get(row.customerExternalId);
+      const item = customer === undefined ? undefined : this.items.get(row.itemExternalId);
+      const tail = loadTail(row);
+      if (customer !== undefined && item !== undefined) {
+        copy.append(`${copyText(row.eventId)}\t${customer}\t${item}\t${tail}`);
+      } else {
+        flags |= ROW_PENDING;
+        pending.push({ line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail, repeat: false });
+      }
+      columns.add(copy.length, line, h1, h2, flags);
+    };
     const sink = {
       problem: (problem: CsvProblem) => {
         reject(problem.line, problemColumn(header, problem), problem.code, describeCsvProblem(problem));
@@ -200,33 +218,16 @@ export class PieceReader {
         if (wrongCount !== null) return reject(record.line, null, 'COLUMN_COUNT', wrongCount);
         const row = convertInteraction(csvCells(bindings, record.fields), this.ctx);
         if ('code' in row) return reject(record.line, boundColumn(bindings, row.field), row.code, row.message);
-        let h1: number;
-        let h2: number;
-        let flags = 0;
-        if (row.eventId.startsWith('e:')) {
-          seenHash(row.eventId, this.words);
-          h1 = this.words[0] ?? 0;
-          h2 = this.words[1] ?? 1;
-        } else {
-          h1 = this.hasher.h1;
-          h2 = this.hasher.h2;
-          flags |= ROW_DERIVED_ID;
-        }
-        const customer = this.customers.get(row.customerExternalId);
-        const item = customer === undefined ? undefined : this.items.get(row.itemExternalId);
-        const tail = loadTail(row);
-        if (customer !== undefined && item !== undefined) {
-          copy.append(`${copyText(row.eventId)}\t${customer}\t${item}\t${tail}`);
-        } else {
-          flags |= ROW_PENDING;
-          pending.push({ line: record.line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail, repeat: false });
-        }
-        columns.add(copy.length, record.line, h1, h2, flags);
+        emit(record.line, row);
       },
     };
-    const reader = new CsvReader({ delimiter: this.init.delimiter, maxRecordBytes: this.init.maxRecordBytes, firstLine, skipBom: false });
-    reader.push(bytes, sink);
-    reader.end(sink);
+    const general = (start: number, end: number, line: number): void => {
+      const reader = new CsvReader({ delimiter: this.init.delimiter, maxRecordBytes: this.init.maxRecordBytes, firstLine: line, skipBom: false });
+      reader.push(bytes.subarray(start, end), sink);
+      reader.end(sink);
+    };
+    if (this.lines) this.lines.read(bytes, firstLine, this.ctx, { row: emit, general });
+    else general(0, bytes.length, firstLine);
     const n = columns.count;
     return {
       seq,

@@ -2,7 +2,8 @@ import { BULK_FINALIZE_LOCK, BULK_JOB_LOCK_SPACE, BULK_LOAD_LOCK } from '@client
 import type pg from 'pg';
 import type { InteractionRow } from '@clientele/domain';
 import type { Session, Sessions } from './session.js';
-import { CopyText, ID_CACHE, IdCache, loadTail, type PendingRow } from './bulk-rows.js';
+import { CopyText, ID_CACHE, loadTail, type PendingRow } from './bulk-rows.js';
+import { IdCache } from './id-cache.js';
 import { copyText, type UnknownReference } from './stage.js';
 
 // The bulk path for large interaction imports on PostgreSQL (issue 4). Keeping six btrees up

@@ -294,12 +294,18 @@ export function convertInteraction(cell: Cells, ctx: ConvertContext): Interactio
   const occurredAt = v.dateTime(cell(X.OccurredAt), ctx.now);
   if (isProblem(occurredAt)) return rowProblem('occurred_at', occurredAt);
   if (occurredAt === undefined) return { field: 'occurred_at', code: 'MISSING_FIELD', message: 'expected when it happened (an ISO-8601 date), got an empty value' };
-  const given = eventId !== undefined && eventId !== null;
-  const row = domainCheck(
-    { eventId: given ? eventId : PLACEHOLDER_EVENT_ID, customerId, itemId, type, value, quantity, amount, occurredAt },
-    ctx,
-    INTERACTION_FIELDS,
-  );
+  return finishInteraction({ eventId, customerId, itemId, type, value, quantity, amount, occurredAt }, ctx);
+}
+
+/**
+ * The domain's checks and the derived event id, for an interaction whose cells are parsed
+ * (an absent event id is `undefined` or `null`). Shared by convertInteraction and the bulk
+ * import's line reader (bulk-lines.ts), so both accept and store exactly the same rows.
+ */
+export function finishInteraction(input: InteractionInput, ctx: ConvertContext): InteractionRow | RowProblem {
+  const given = input.eventId !== undefined && input.eventId !== null;
+  if (!given) input.eventId = PLACEHOLDER_EVENT_ID;
+  const row = domainCheck(input, ctx, INTERACTION_FIELDS);
   if ('code' in row) return row;
   if (!given) row.eventId = ctx.eventIds.next(contentKey(row));
   return row;
