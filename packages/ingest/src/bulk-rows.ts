@@ -7,7 +7,7 @@ import { IdCache } from './id-cache.js';
 import { convertInteraction, type Binding, type ConvertContext } from './kinds.js';
 import { boundColumn, columnCountProblem, csvCells, describeCsvProblem, problemColumn, rejectionAt } from './rows.js';
 import { copyNumber, copyText } from './stage.js';
-import { isoUtc } from './values.js';
+import { isoUtc, writeIsoUtc } from './values.js';
 
 // Rows of a bulk interactions import as load-table COPY text, and the reading of one piece of
 // a CSV file into such rows (on a worker thread in a parallel bulk import, see bulk-readers.ts).
@@ -54,6 +54,78 @@ export class CopyText {
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
   }
+
+  /**
+   * Appends the load-table line of a row with known ids: the bytes of
+   * `${copyText(eventId)}\t${customer}\t${item}\t${loadTail(row)}` (a test compares them),
+   * written in place; building that string and encoding it took a sixth of a reader's time.
+   */
+  appendLoadLine(eventId: string, customer: number, item: number, row: InteractionRow): void {
+    // Escaping doubles a character at most, and UTF-8 takes at most 3 bytes per UTF-16 unit.
+    this.room(6 * (eventId.length + row.type.length) + 160);
+    const b = this.buffer;
+    let at = writeCopyText(b, this.length, eventId);
+    b[at++] = TAB;
+    at = writeCount(b, at, customer);
+    b[at++] = TAB;
+    at = writeCount(b, at, item);
+    b[at++] = TAB;
+    at = writeCopyText(b, at, row.type);
+    b[at++] = TAB;
+    at = writeCopyNumber(b, at, row.value);
+    b[at++] = TAB;
+    at = writeCopyNumber(b, at, row.quantity);
+    b[at++] = TAB;
+    at = writeCopyNumber(b, at, row.amount);
+    b[at++] = TAB;
+    at = writeIsoUtc(b, at, row.occurredAt.getTime());
+    b[at++] = LF;
+    this.length = at;
+  }
+}
+
+const TAB = 9;
+const LF = 10;
+
+/** copyText(text) as UTF-8 at `at`; returns where it ends. */
+function writeCopyText(b: Buffer, at: number, text: string): number {
+  const start = at;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return start + b.write(copyText(text), start, 'utf8');
+    if (c === 92 || c === 9 || c === 10 || c === 13) {
+      b[at++] = 92;
+      b[at++] = c === 92 ? 92 : c === 9 ? 116 : c === 10 ? 110 : 114;
+    } else {
+      b[at++] = c;
+    }
+  }
+  return at;
+}
+
+/** An id (a non-negative safe integer) in decimal digits. */
+function writeCount(b: Buffer, at: number, n: number): number {
+  if (!(n >= 0 && Number.isSafeInteger(n))) return at + b.write(String(n), at, 'latin1');
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = digits - 1, x = n; i >= 0; i--) {
+    const q = Math.floor(x / 10);
+    b[at + i] = 48 + (x - q * 10);
+    x = q;
+  }
+  return at + digits;
+}
+
+/** copyNumber(value): `\N` or the number as String() writes it (ASCII). */
+function writeCopyNumber(b: Buffer, at: number, value: number | null): number {
+  if (value === null) {
+    b[at] = 92;
+    b[at + 1] = 78;
+    return at + 2;
+  }
+  const text = String(value);
+  for (let i = 0; i < text.length; i++) b[at + i] = text.charCodeAt(i);
+  return at + text.length;
 }
 
 /** External ids remembered per kind (~100 bytes each): enough for most catalogues and customer bases. */
@@ -200,12 +272,11 @@ export class PieceReader {
       }
       const customer = this.customers.get(row.customerExternalId);
       const item = customer === undefined ? undefined : this.items.get(row.itemExternalId);
-      const tail = loadTail(row);
       if (customer !== undefined && item !== undefined) {
-        copy.append(`${copyText(row.eventId)}\t${customer}\t${item}\t${tail}`);
+        copy.appendLoadLine(row.eventId, customer, item, row);
       } else {
         flags |= ROW_PENDING;
-        pending.push({ line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail, repeat: false });
+        pending.push({ line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail: loadTail(row), repeat: false });
       }
       columns.add(copy.length, line, h1, h2, flags);
     };

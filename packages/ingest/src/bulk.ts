@@ -199,7 +199,7 @@ export class BulkLoad {
     const customer = repeat ? undefined : this.cache.customers.get(row.customerExternalId);
     const item = customer === undefined ? undefined : this.cache.items.get(row.itemExternalId);
     if (customer !== undefined && item !== undefined) {
-      batch.text.append(`${copyText(row.eventId)}\t${customer}\t${item}\t${loadTail(row)}`);
+      batch.text.appendLoadLine(row.eventId, customer, item, row);
       batch.loaded++;
     } else {
       batch.pending.push({ line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail: loadTail(row), repeat });
@@ -251,7 +251,6 @@ export class BulkLoad {
   }
 
   private readonly cache = { customers: new IdCache(ID_CACHE), items: new IdCache(ID_CACHE) };
-
   /** Internal ids of the given external ids (customers through merge aliases too). */
   private async resolve(sessions: Sessions, kind: 'customers' | 'items', names: Set<string>, create: boolean): Promise<{ ids: Map<string, number>; stubs: number }> {
     const cache = this.cache[kind];

@@ -174,17 +174,21 @@ function isoUtcFast(text: string): number {
   return Number.isNaN(time) ? -1 : time;
 }
 
-const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 /** 10000-01-01T00:00:00Z: from here on ISO-8601 needs a six-digit year. */
 const YEAR_10000 = 253_402_300_800_000;
 
 /**
- * `new Date(ms).toISOString()`, about three times faster (a bulk import formats one per row):
- * the civil date from the day number by Howard Hinnant's days-to-civil algorithm.
+ * Writes `new Date(ms).toISOString()` as ASCII bytes at `at` and returns where it ends; about
+ * three times faster than formatting the string (a bulk import writes one per row straight
+ * into its COPY text): the civil date from the day number by Howard Hinnant's days-to-civil
+ * algorithm. `bytes` needs 27 bytes of room (a six-digit year outside 0000–9999).
  */
-export function isoUtc(ms: number): string {
-  if (!(ms >= 0 && ms < YEAR_10000) || !Number.isInteger(ms)) return new Date(ms).toISOString();
+export function writeIsoUtc(bytes: Uint8Array, at: number, ms: number): number {
+  if (!(ms >= 0 && ms < YEAR_10000) || !Number.isInteger(ms)) {
+    const text = new Date(ms).toISOString();
+    for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
+    return at + text.length;
+  }
   const days = Math.floor(ms / 86_400_000);
   let rest = ms - days * 86_400_000;
   const z = days + 719_468; // days since 0000-03-01
@@ -201,8 +205,38 @@ export function isoUtc(ms: number): string {
   const minute = Math.floor(rest / 60_000);
   rest -= minute * 60_000;
   const second = Math.floor(rest / 1000);
-  const d = TWO_DIGITS;
-  return `${d[Math.floor(year / 100)]}${d[year % 100]}-${d[month]}-${d[day]}T${d[hour]}:${d[minute]}:${d[second]}.${THREE_DIGITS[rest - second * 1000]}Z`;
+  const milli = rest - second * 1000;
+  at = writeTwo(bytes, at, Math.floor(year / 100));
+  at = writeTwo(bytes, at, year % 100);
+  bytes[at++] = 45; // -
+  at = writeTwo(bytes, at, month);
+  bytes[at++] = 45;
+  at = writeTwo(bytes, at, day);
+  bytes[at++] = 84; // T
+  at = writeTwo(bytes, at, hour);
+  bytes[at++] = 58; // :
+  at = writeTwo(bytes, at, minute);
+  bytes[at++] = 58;
+  at = writeTwo(bytes, at, second);
+  bytes[at++] = 46; // .
+  bytes[at++] = 48 + Math.floor(milli / 100);
+  at = writeTwo(bytes, at, milli % 100);
+  bytes[at++] = 90; // Z
+  return at;
+}
+
+function writeTwo(bytes: Uint8Array, at: number, n: number): number {
+  const tens = Math.floor(n / 10);
+  bytes[at] = 48 + tens;
+  bytes[at + 1] = 48 + (n - tens * 10);
+  return at + 2;
+}
+
+const ISO_SCRATCH = Buffer.alloc(32);
+
+/** `new Date(ms).toISOString()` (see writeIsoUtc). */
+export function isoUtc(ms: number): string {
+  return ISO_SCRATCH.toString('latin1', 0, writeIsoUtc(ISO_SCRATCH, 0, ms));
 }
 
 /**
