@@ -1,4 +1,4 @@
-import { base64url128, murmur128 } from './hash.js';
+import { base64url128, murmur128, murmur128Units } from './hash.js';
 
 // Event ids for imported rows that carry none: a hash of the file kind and the row's content,
 // plus a number telling apart identical rows of the same file. Re-importing the file (or
@@ -102,6 +102,8 @@ export class OccurrenceCounter {
 /** What turns a row's content into its event id (ConvertContext.eventIds). */
 export interface EventIdSource {
   next(content: string): string;
+  /** next() of the string spelled by the first `length` code units of `units`. */
+  nextUnits(units: Uint16Array, length: number): string;
 }
 
 /**
@@ -125,7 +127,14 @@ export class EventIdHasher implements EventIdSource {
   }
 
   next(content: string): string {
-    const words = murmur128(content, this.seed, this.words);
+    return this.id(murmur128(content, this.seed, this.words));
+  }
+
+  nextUnits(units: Uint16Array, length: number): string {
+    return this.id(murmur128Units(units, length, this.seed, this.words));
+  }
+
+  private id(words: Uint32Array): string {
     this.h1 = words[0] ?? 0;
     this.h2 = (words[1] ?? 0) | 1;
     return `${this.prefix}:${base64url128(words)}`;
@@ -142,7 +151,14 @@ export class EventIdDeriver implements EventIdSource {
   }
 
   next(content: string): string {
-    const base = this.hasher.next(content);
+    return this.numbered(this.hasher.next(content));
+  }
+
+  nextUnits(units: Uint16Array, length: number): string {
+    return this.numbered(this.hasher.nextUnits(units, length));
+  }
+
+  private numbered(base: string): string {
     const n = this.counter.next(base, this.hasher.h1, this.hasher.h2);
     return n === 0 ? base : `${base}:${n}`;
   }

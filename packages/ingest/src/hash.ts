@@ -19,20 +19,28 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
-/** The four 32-bit words of the 128-bit hash (written into `out`). */
+let scratch = new Uint16Array(256);
+
+/** The four 32-bit words of the 128-bit hash of a string (written into `out`). */
 export function murmur128(key: string, seed: number, out: Uint32Array): Uint32Array {
+  if (key.length > scratch.length) scratch = new Uint16Array(2 * key.length);
+  for (let i = 0; i < key.length; i++) scratch[i] = key.charCodeAt(i);
+  return murmur128Units(scratch, key.length, seed, out);
+}
+
+/** The hash of the first `len` UTF-16 code units in `key`: murmur128 of the string they spell. */
+export function murmur128Units(key: Uint16Array, len: number, seed: number, out: Uint32Array): Uint32Array {
   let h1 = seed | 0;
   let h2 = seed | 0;
   let h3 = seed | 0;
   let h4 = seed | 0;
-  const len = key.length;
   const end = len - (len & 7);
   let i = 0;
   for (; i < end; i += 8) {
-    let k1 = key.charCodeAt(i) | (key.charCodeAt(i + 1) << 16);
-    let k2 = key.charCodeAt(i + 2) | (key.charCodeAt(i + 3) << 16);
-    let k3 = key.charCodeAt(i + 4) | (key.charCodeAt(i + 5) << 16);
-    let k4 = key.charCodeAt(i + 6) | (key.charCodeAt(i + 7) << 16);
+    let k1 = (key[i] as number) | ((key[i + 1] as number) << 16);
+    let k2 = (key[i + 2] as number) | ((key[i + 3] as number) << 16);
+    let k3 = (key[i + 4] as number) | ((key[i + 5] as number) << 16);
+    let k4 = (key[i + 6] as number) | ((key[i + 7] as number) << 16);
     k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
     h1 ^= k1;
     h1 = (Math.imul((rotl(h1, 19) + h2) | 0, 5) + 0x561ccd1b) | 0;
@@ -48,7 +56,7 @@ export function murmur128(key: string, seed: number, out: Uint32Array): Uint32Ar
   }
   const rest = len - end;
   if (rest > 0) {
-    const unit = (k: number) => (i + k < len ? key.charCodeAt(i + k) : 0);
+    const unit = (k: number) => (i + k < len ? (key[i + k] as number) : 0);
     const k1 = unit(0) | (unit(1) << 16);
     const k2 = unit(2) | (unit(3) << 16);
     const k3 = unit(4) | (unit(5) << 16);

@@ -307,8 +307,63 @@ export function finishInteraction(input: InteractionInput, ctx: ConvertContext):
   if (!given) input.eventId = PLACEHOLDER_EVENT_ID;
   const row = domainCheck(input, ctx, INTERACTION_FIELDS);
   if ('code' in row) return row;
-  if (!given) row.eventId = ctx.eventIds.next(contentKey(row));
+  if (!given) {
+    const length = contentUnits(row);
+    row.eventId = length >= 0 ? ctx.eventIds.nextUnits(content, length) : ctx.eventIds.next(contentKey(row));
+  }
   return row;
+}
+
+let content = new Uint16Array(1024);
+
+/**
+ * contentKey(row) as UTF-16 code units in `content` (its length), without building the string
+ * (a bulk import derives an id for most rows); -1 when an id holds the separator (the JSON form).
+ */
+function contentUnits(row: InteractionRow): number {
+  const { customerExternalId: customer, itemExternalId: item, type } = row;
+  const room = customer.length + item.length + type.length + 128;
+  if (room > content.length) content = new Uint16Array(2 * room);
+  const units = content;
+  let at = 0;
+  for (const text of [customer, item, type]) {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x1f) return -1;
+      units[at++] = c;
+    }
+    units[at++] = 0x1f;
+  }
+  at = writeDecimal(units, at, row.occurredAt.getTime());
+  for (const value of [row.value, row.quantity, row.amount]) {
+    units[at++] = 0x1f;
+    if (value !== null) {
+      const text = String(value);
+      for (let i = 0; i < text.length; i++) units[at++] = text.charCodeAt(i);
+    }
+  }
+  return at;
+}
+
+/** String(n) of an integer time (as contentKey writes it) into `units`. */
+function writeDecimal(units: Uint16Array, at: number, n: number): number {
+  if (!Number.isSafeInteger(n)) {
+    const text = String(n);
+    for (let i = 0; i < text.length; i++) units[at++] = text.charCodeAt(i);
+    return at;
+  }
+  if (n < 0) {
+    units[at++] = 45;
+    n = -n;
+  }
+  let digits = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  for (let i = digits - 1, x = n; i >= 0; i--) {
+    const q = Math.floor(x / 10);
+    units[at + i] = 48 + (x - q * 10);
+    x = q;
+  }
+  return at + digits;
 }
 
 // ---- the UCI Online Retail preset ------------------------------------------------------------

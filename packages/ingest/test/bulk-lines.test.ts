@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { InteractionLineReader } from '../src/bulk-lines.js';
-import { PieceReader, type PieceReaderInit, type PieceRows } from '../src/bulk-rows.js';
+import { CopyText, loadTail, PieceReader, type PieceReaderInit, type PieceRows } from '../src/bulk-rows.js';
+import { copyText } from '../src/stage.js';
 import { IdCache } from '../src/id-cache.js';
-import { bindCsvHeader } from '../src/kinds.js';
+import { EventIdDeriver } from '../src/event-ids.js';
+import { bindCsvHeader, convertInteraction } from '../src/kinds.js';
 
 // The bulk import reads plain lines of an interactions file without the general CSV reader
 // (bulk-lines.ts) and looks ids up in a table of its own (id-cache.ts). Both must change
@@ -156,7 +158,7 @@ describe('the line reader of a bulk import', () => {
     const reader = InteractionLineReader.for(columns, bindings, ',');
     const rows: number[] = [];
     const general: [number, number, number][] = [];
-    const ctx = { now: NOW, interactionTypes: ['view', 'click', 'purchase', 'rating'], source: '', eventIds: { next: (content: string) => `h:${content.length}` } };
+    const ctx = { now: NOW, interactionTypes: ['view', 'click', 'purchase', 'rating'], source: '', eventIds: { next: (text: string) => `h:${text.length}`, nextUnits: (_units: Uint16Array, length: number) => `h:${length}` } };
     const text = [LINES[0], LINES[3], LINES[9], LINES[5], ',c1,"i1",view,,,,2024-05-01T10:00:00Z', LINES[0]].join('\r\n');
     reader?.read(Buffer.from(text), 10, ctx, { row: (line) => rows.push(line), general: (start, end, line) => general.push([start, end, line]) });
     expect(rows).toEqual([10, 11, 13]);
@@ -205,5 +207,56 @@ describe('the id cache of a bulk import', () => {
     expect(cache.size).toBe(1);
     expect(cache.get('k0')).toBeUndefined();
     expect(cache.get('k100')).toBe(100);
+  });
+});
+
+describe('the COPY text of a bulk import', () => {
+  it('writes a load-table line in place exactly as the string it stands for', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+    const texts = ['e:ev-1', 'f:AbC-_09', 'e:tab\there', 'e:back\\slash', 'e:line\nbreak\r', 'e:é😀', 'view', 'add_to_cart', ''];
+    const numbers = [null, 0, 1, -3, 4.5, 19.9, 1e-7, 123456789.12, -0.01, 1e21];
+    const moments = [0, 1, 86_399_999, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(1969, 11, 31, 23, 59, 59, 1), Date.UTC(1900, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), -62198755200000];
+    const ids = [0, 7, 10, 99, 100, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+    for (let i = 0; i < 2000; i++) {
+      const row = {
+        eventId: pick(texts),
+        customerExternalId: 'c',
+        itemExternalId: 'i',
+        type: pick(texts),
+        value: pick(numbers),
+        quantity: pick(numbers),
+        amount: pick(numbers),
+        occurredAt: new Date(i < moments.length ? (moments[i] as number) : Math.floor(random() * 4e12) - 1e12),
+      };
+      const customer = pick(ids);
+      const item = pick(ids);
+      const text = new CopyText(16);
+      text.append('x\n');
+      text.appendLoadLine(row.eventId, customer, item, row);
+      expect(text.bytes().toString('utf8')).toBe(`x\n${copyText(row.eventId)}\t${customer}\t${item}\t${loadTail(row)}`);
+    }
+  });
+});
+
+describe('derived event ids', () => {
+  it('stay what earlier versions derived, so re-importing a file stores nothing twice', () => {
+    const ctx = { now: Date.UTC(2025, 0, 1), interactionTypes: ['view', 'purchase', 'rating'], source: '', eventIds: new EventIdDeriver('f', 'interactions') };
+    const cases: [string[], string][] = [
+      [['', 'c1', 'i1', 'view', '', '', '', '2024-05-01T10:00:00.000Z'], 'f:9XtvASrKj8dLROkHcdCblA'],
+      [['', 'c1', 'i1', 'view', '', '', '', '2024-05-01T10:00:00.000Z'], 'f:9XtvASrKj8dLROkHcdCblA:1'],
+      [['', 'cé', 'sku-1', 'purchase', '', '2', '19.90', '2023-12-31T23:59:59.001Z'], 'f:lkxf-AtB7ZAbXJdGE9xpdA'],
+      [['', 'c\u001fx', 'i', 'rating', '4.5', '', '', '2024-05-01T10:00:00Z'], 'f:mhuy67V7kKrI38aunwasXg'],
+      [['', 'c2', 'i2', 'purchase', '', '-1', '-5.5', '2024-05-01T10:00:00Z'], 'f:QIlzozVJbHwrWxuI6tQOuQ'],
+      [['', 'c2', 'i2', 'rating', '0.5', '', '', '2024-05-01 10:00:00+02:00'], 'f:cbm8dUwsmpp8OIX2By1N6A'],
+    ];
+    for (const [cells, id] of cases) {
+      const row = convertInteraction((field) => cells[field], ctx);
+      expect('code' in row ? row : row.eventId, cells.join(',')).toBe(id);
+    }
   });
 });
