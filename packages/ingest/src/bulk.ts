@@ -47,6 +47,8 @@ const INDEX_MEMORY = '256MB';
 /** How long the index builds wait for a second connection of the pool before going on without. */
 const BORROW_WAIT_MS = 2_000;
 const ignoreError = (): void => undefined;
+/** New names per statement from which a batch's stubs are inserted in two statements at once. */
+const PARALLEL_STUBS = 2_000;
 
 /**
  * The indexes of a bulk partition (those of `interactions`), under the partition's names, on
@@ -308,7 +310,11 @@ export class BulkLoad {
              ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id`
           : `INSERT INTO items (external_id, title, attributes) SELECT x, x, '{"stub": true}'::jsonb FROM unnest($1::text[]) AS x ORDER BY 1
              ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id`;
-      const created = (await sessions.query<{ external_id: string; id: string }>(insert, [missing])).rows;
+      // Many new names (the first batches of a file) are inserted in two halves at once, on two
+      // connections: they are the import's critical path until the reader threads know most ids.
+      // Each statement takes its names in order, so no two statements wait on each other in a cycle.
+      const parts = missing.length >= 2 * PARALLEL_STUBS ? [missing.slice(0, missing.length >> 1), missing.slice(missing.length >> 1)] : [missing];
+      const created = (await Promise.all(parts.map((part) => sessions.query<{ external_id: string; id: string }>(insert, [part])))).flatMap((result) => result.rows);
       stubs = created.length;
       found(created);
       // Created meanwhile by a concurrent batch or writer.
