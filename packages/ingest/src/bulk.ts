@@ -2,9 +2,9 @@ import { BULK_FINALIZE_LOCK, BULK_JOB_LOCK_SPACE, BULK_LOAD_LOCK } from '@client
 import type pg from 'pg';
 import type { InteractionRow } from '@clientele/domain';
 import type { Session, Sessions } from './session.js';
-import { CopyText, ID_CACHE, loadTail, type PendingRow } from './bulk-rows.js';
+import { CopyRows, ID_CACHE, loadTail, type PendingRow } from './bulk-rows.js';
 import { IdCache } from './id-cache.js';
-import { copyText, type UnknownReference } from './stage.js';
+import type { UnknownReference } from './stage.js';
 
 // The bulk path for large interaction imports on PostgreSQL (issue 4). Keeping six btrees up
 // to date row by row costs 2–5 s per index per million rows; building them once over the
@@ -118,24 +118,24 @@ export async function dropAbandonedLoads(client: pg.ClientBase): Promise<string[
 
 /**
  * A batch being gathered: rows whose customer and item ids are already known go straight
- * into COPY text (nothing per row is kept), the others wait for `prepare`. Rows whose explicit
+ * into binary COPY rows (nothing per row is kept), the others wait for `prepare`. Rows whose explicit
  * event id may repeat an earlier line go to the repeats table, with their line.
  */
 export interface BulkBatch {
-  text: CopyText;
+  rows: CopyRows;
   loaded: number;
   pending: PendingRow[];
-  /** Repeats-table COPY text of rows with known ids, and how many. */
-  repeatsText: string;
+  /** Repeats-table rows with known ids, and how many. */
+  repeatRows: CopyRows;
   repeats: number;
 }
 
-export const emptyBulkBatch = (): BulkBatch => ({ text: new CopyText(), loaded: 0, pending: [], repeatsText: '', repeats: 0 });
+export const emptyBulkBatch = (): BulkBatch => ({ rows: new CopyRows(), loaded: 0, pending: [], repeatRows: new CopyRows(1 << 12), repeats: 0 });
 
-/** A batch with every id resolved, as COPY text for the load table and the repeats table. */
+/** A batch with every id resolved, as binary COPY rows for the load table and the repeats table. */
 export interface PreparedBatch {
-  text: Buffer;
-  repeatsText: string;
+  rows: Buffer;
+  repeatRows: Buffer;
   loaded: number;
   repeats: number;
   stubCustomers: number;
@@ -143,9 +143,6 @@ export interface PreparedBatch {
   /** Rows naming a customer or item that does not exist (only when not creating stubs), by line. */
   unknown: UnknownReference[];
 }
-
-/** A repeats-table line: a load-table line and the row's line in the file. */
-export const repeatLine = (loadLine: string, line: number): string => `${loadLine.slice(0, -1)}\t${line}\n`;
 
 export class BulkLoad {
   /** Rows in the load table and in the repeats table (committed batches only). */
@@ -201,7 +198,7 @@ export class BulkLoad {
     const customer = repeat ? undefined : this.cache.customers.get(row.customerExternalId);
     const item = customer === undefined ? undefined : this.cache.items.get(row.itemExternalId);
     if (customer !== undefined && item !== undefined) {
-      batch.text.appendLoadLine(row.eventId, customer, item, row);
+      batch.rows.appendLoadRow(row.eventId, customer, item, row);
       batch.loaded++;
     } else {
       batch.pending.push({ line, eventId: row.eventId, customer: row.customerExternalId, item: row.itemExternalId, tail: loadTail(row), repeat });
@@ -229,8 +226,6 @@ export class BulkLoad {
       this.resolveInTurn(sessions, 'customers', customerNames, createUnknown),
       this.resolveInTurn(sessions, 'items', itemNames, createUnknown),
     ]);
-    const text = batch.text;
-    let repeatsText = batch.repeatsText;
     let loaded = batch.loaded;
     let repeats = batch.repeats;
     const unknown: UnknownReference[] = [];
@@ -241,17 +236,16 @@ export class BulkLoad {
         unknown.push({ line, customer: customer === undefined ? customerName : null, item: item === undefined ? itemName : null });
         continue;
       }
-      const loadLine = `${copyText(eventId)}\t${customer}\t${item}\t${tail}`;
       if (repeat) {
-        repeatsText += repeatLine(loadLine, line);
+        batch.repeatRows.appendPendingRow(eventId, customer, item, tail, line);
         repeats++;
       } else {
-        text.append(loadLine);
+        batch.rows.appendPendingRow(eventId, customer, item, tail, null);
         loaded++;
       }
     }
     unknown.sort((a, b) => a.line - b.line);
-    return { text: text.bytes(), repeatsText, loaded, repeats, stubCustomers: customers.stubs, stubItems: items.stubs, unknown };
+    return { rows: batch.rows.bytes(), repeatRows: batch.repeatRows.bytes(), loaded, repeats, stubCustomers: customers.stubs, stubItems: items.stubs, unknown };
   }
 
   private readonly cache = { customers: new IdCache(ID_CACHE), items: new IdCache(ID_CACHE) };
@@ -333,8 +327,8 @@ export class BulkLoad {
     // Losing the last batches to a server crash is harmless here: nothing of a bulk load is
     // visible before it is attached, and the import is run again after a crash anyway.
     await session.query('SET LOCAL synchronous_commit = off');
-    if (batch.loaded > 0) await session.copyIn(this.table, LOAD_COLUMNS, batch.text);
-    if (batch.repeats > 0) await session.copyIn(this.repeatsTable, [...LOAD_COLUMNS, 'line'], batch.repeatsText);
+    if (batch.loaded > 0) await session.copyIn(this.table, LOAD_COLUMNS, batch.rows, 'binary');
+    if (batch.repeats > 0) await session.copyIn(this.repeatsTable, [...LOAD_COLUMNS, 'line'], batch.repeatRows, 'binary');
   }
 
   committed(batch: PreparedBatch): void {

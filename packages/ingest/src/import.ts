@@ -20,9 +20,9 @@ import {
 import { availableParallelism } from 'node:os';
 import { CsvReader, CsvSplitter, type CsvPiece, type CsvProblem, type CsvRecord, type CsvSink } from './csv.js';
 import { ImportError, rejectionCode, type Rejection, type RejectionCode } from './errors.js';
-import { BulkLoad, emptyBulkBatch, repeatLine, type BulkBatch } from './bulk.js';
+import { BulkLoad, emptyBulkBatch, type BulkBatch } from './bulk.js';
 import { PieceReaders } from './bulk-readers.js';
-import { ROW_DERIVED_ID, ROW_PENDING, type PieceRows } from './bulk-rows.js';
+import { EVENT_ID_FIELD, ROW_DERIVED_ID, ROW_PENDING, type PieceRows } from './bulk-rows.js';
 import { EventIdDeriver, OccurrenceCounter, SeenFilter } from './event-ids.js';
 import { finishJob, insertJob, insertRejections, rejectionCsvLine, REJECTION_CSV_HEADER, updateJob, type ImportProgress } from './jobs.js';
 import {
@@ -491,7 +491,7 @@ class ImportRun {
     let runStart = 0;
     let runRows = 0;
     const flush = (to: number) => {
-      if (to > runStart) batch.text.appendBytes(text.subarray(runStart, to));
+      if (to > runStart) batch.rows.appendBytes(text.subarray(runStart, to));
       batch.loaded += runRows;
       runStart = to;
       runRows = 0;
@@ -516,11 +516,11 @@ class ImportRun {
         batch.pending.push(row);
       } else if (rowFlags & ROW_DERIVED_ID) {
         if (occurrences.mark(h1, h2)) {
-          const tab = text.indexOf(9, lineStart);
-          const base = text.toString('latin1', lineStart, tab);
+          // A derived id (ASCII) numbered here: the row again with `<id>:<n>` for its event id.
+          const idStart = lineStart + EVENT_ID_FIELD + 4;
+          const base = text.toString('latin1', idStart, idStart + text.readInt32BE(lineStart + EVENT_ID_FIELD));
           flush(lineStart);
-          batch.text.append(`${base}:${occurrences.number(base)}`);
-          batch.text.appendBytes(text.subarray(tab, end));
+          batch.rows.appendWithEventId(text.subarray(lineStart, end), `${base}:${occurrences.number(base)}`);
           batch.loaded++;
           runStart = end;
         } else {
@@ -528,7 +528,7 @@ class ImportRun {
         }
       } else if (seen.testAndAddHashed(h1, h2)) {
         flush(lineStart);
-        batch.repeatsText += repeatLine(text.toString('utf8', lineStart, end), lines[i] ?? 0);
+        batch.repeatRows.appendRepeatRow(text.subarray(lineStart, end), lines[i] ?? 0);
         batch.repeats++;
         runStart = end;
       } else {

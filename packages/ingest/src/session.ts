@@ -3,6 +3,10 @@ import type { DatabaseHandle } from '@clientele/db';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 
+/** The start (signature, flags, no extension) and the end of a binary COPY stream. */
+const BINARY_COPY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+const BINARY_COPY_TRAILER = Buffer.from([0xff, 0xff]);
+
 // The little the importer needs from either driver: queries with parameters, COPY of text
 // data into a table, and transactions. On PostgreSQL each transaction takes a connection
 // from the pool and gives it back; on PGlite it is the embedded instance's transaction.
@@ -15,8 +19,11 @@ export interface QueryResult<Row> {
 
 export interface Session {
   query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<Row>>;
-  /** COPY `data` (COPY text format, UTF-8 when bytes) into `table (columns)`. */
-  copyIn(table: string, columns: readonly string[], data: string | Buffer): Promise<void>;
+  /**
+   * COPY `data` into `table (columns)`: COPY text (UTF-8 when bytes), or binary rows (the
+   * stream's header and trailer are added here).
+   */
+  copyIn(table: string, columns: readonly string[], data: string | Buffer, format?: 'text' | 'binary'): Promise<void>;
 }
 
 export interface Sessions {
@@ -34,9 +41,15 @@ function pgSession(client: PoolClient): Session {
       const result = await client.query(text, params);
       return { rows: result.rows, count: result.rowCount ?? 0 };
     },
-    async copyIn(table, columns, data) {
-      const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-      stream.end(data);
+    async copyIn(table, columns, data, format = 'text') {
+      const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN${format === 'binary' ? ' WITH (FORMAT binary)' : ''}`));
+      if (format === 'binary') {
+        stream.write(BINARY_COPY_HEADER);
+        stream.write(data);
+        stream.end(BINARY_COPY_TRAILER);
+      } else {
+        stream.end(data);
+      }
       await finished(stream);
     },
   };
@@ -48,8 +61,9 @@ function pgliteSession(tx: PgliteClient | PgliteTransaction): Session {
       const result = await tx.query<Row>(text, params);
       return { rows: result.rows, count: result.affectedRows ?? 0 };
     },
-    async copyIn(table, columns, data) {
-      await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([data]) });
+    async copyIn(table, columns, data, format = 'text') {
+      const blob = format === 'binary' ? new Blob([BINARY_COPY_HEADER, data, BINARY_COPY_TRAILER]) : new Blob([data]);
+      await tx.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'${format === 'binary' ? ' WITH (FORMAT binary)' : ''}`, [], { blob });
     },
   };
 }

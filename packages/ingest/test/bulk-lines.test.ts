@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InteractionLineReader } from '../src/bulk-lines.js';
-import { CopyText, loadTail, PieceReader, type PieceReaderInit, type PieceRows } from '../src/bulk-rows.js';
+import { CopyRows, loadTail, PieceReader, type PieceReaderInit, type PieceRows } from '../src/bulk-rows.js';
+import { sessions } from '../src/session.js';
 import { copyText } from '../src/stage.js';
+import { fixture } from './helpers.js';
 import { IdCache } from '../src/id-cache.js';
 import { EventIdDeriver } from '../src/event-ids.js';
 import { bindCsvHeader, convertInteraction } from '../src/kinds.js';
@@ -38,7 +40,7 @@ function readerFor(header: string, generalOnly: boolean, known: number): PieceRe
 
 /** What a piece gave, in a form toEqual compares exactly (the COPY text as a string). */
 function shape(rows: PieceRows) {
-  return { ...rows, copy: Buffer.from(rows.copy).toString('utf8'), ends: [...rows.ends], lines: [...rows.lines], hashes: [...rows.hashes], flags: [...rows.flags] };
+  return { ...rows, copy: Buffer.from(rows.copy).toString('hex'), ends: [...rows.ends], lines: [...rows.lines], hashes: [...rows.hashes], flags: [...rows.flags] };
 }
 
 function both(text: string, header = HEADER, known = 30): { fast: ReturnType<typeof shape>; general: ReturnType<typeof shape> } {
@@ -210,35 +212,85 @@ describe('the id cache of a bulk import', () => {
   });
 });
 
-describe('the COPY text of a bulk import', () => {
-  it('writes a load-table line in place exactly as the string it stands for', () => {
-    let seed = 7;
-    const random = () => {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      return seed / 2 ** 32;
-    };
-    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
-    const texts = ['e:ev-1', 'f:AbC-_09', 'e:tab\there', 'e:back\\slash', 'e:line\nbreak\r', 'e:é😀', 'view', 'add_to_cart', ''];
-    const numbers = [null, 0, 1, -3, 4.5, 19.9, 1e-7, 123456789.12, -0.01, 1e21];
-    const moments = [0, 1, 86_399_999, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(1969, 11, 31, 23, 59, 59, 1), Date.UTC(1900, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), -62198755200000];
-    const ids = [0, 7, 10, 99, 100, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
-    for (let i = 0; i < 2000; i++) {
-      const row = {
-        eventId: pick(texts),
-        customerExternalId: 'c',
-        itemExternalId: 'i',
-        type: pick(texts),
-        value: pick(numbers),
-        quantity: pick(numbers),
-        amount: pick(numbers),
-        occurredAt: new Date(i < moments.length ? (moments[i] as number) : Math.floor(random() * 4e12) - 1e12),
+describe('the binary COPY rows of a bulk import', () => {
+  it('store exactly what the text format stored, through every way a row is written', async () => {
+    const f = await fixture();
+    try {
+      let seed = 7;
+      const random = () => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        return seed / 2 ** 32;
       };
-      const customer = pick(ids);
-      const item = pick(ids);
-      const text = new CopyText(16);
-      text.append('x\n');
-      text.appendLoadLine(row.eventId, customer, item, row);
-      expect(text.bytes().toString('utf8')).toBe(`x\n${copyText(row.eventId)}\t${customer}\t${item}\t${loadTail(row)}`);
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+      const texts = ['e:ev-1', 'f:AbC-_09', 'e:tab\there', 'e:back\\slash', 'e:line\nbreak\r', 'e:é😀', 'view', 'add_to_cart', ''];
+      const values = [null, 0, -0, 1, -3, 4.5, 0.1 + 0.2, 1e-300, 123456789.125, -1e21];
+      const quantities = [null, 1, -1, 1_000_000, -1_000_000];
+      const amounts = [null, 0, 1.005, 0.125, 0.005, -0.005, 19.9, 1e-7, 5e-324, 123456789.12, 999999999999.99, -999999999999.99, 0.3333333333333333];
+      const moments = [0, 1, Date.UTC(2000, 0, 1), Date.UTC(1999, 11, 31, 23, 59, 59, 999), Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(1650, 5, 1, 1, 2, 3, 4), Date.UTC(2400, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999)];
+      const ids = [1, 7, 10, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+      const columns = 'event_id, customer_id, item_id, type, value, quantity, amount, occurred_at';
+      const copyNumber = (n: number | null) => (n === null ? '\\N' : String(n));
+      let text = '';
+      const rows = new CopyRows(64);
+      for (let i = 0; i < 600; i++) {
+        const row = {
+          eventId: `${pick(texts)}-${i}`,
+          customerExternalId: 'c',
+          itemExternalId: 'i',
+          type: pick(texts),
+          value: pick(values),
+          quantity: pick(quantities),
+          amount: pick(amounts),
+          occurredAt: new Date(i < moments.length ? (moments[i] as number) : pick(moments.slice(0, -1)) + Math.floor(random() * 4e11)),
+        };
+        const customer = pick(ids);
+        const item = pick(ids);
+        const eventId = i % 3 === 2 ? `f:renumbered-${i}:1` : row.eventId;
+        text += `${copyText(eventId)}\t${customer}\t${item}\t${copyText(row.type)}\t${copyNumber(row.value === 0 ? 0 : row.value)}\t${copyNumber(row.quantity)}\t${copyNumber(row.amount)}\t${new Date(row.occurredAt).toISOString()}\n`;
+        if (i % 3 === 0) rows.appendLoadRow(row.eventId, customer, item, row);
+        else if (i % 3 === 1) rows.appendPendingRow(row.eventId, customer, item, loadTail(row), null);
+        else {
+          // A row written, then copied with a numbered event id (a repeat of derived content).
+          const single = new CopyRows(16);
+          single.appendLoadRow(row.eventId, customer, item, row);
+          rows.appendWithEventId(single.bytes(), eventId);
+        }
+      }
+      const s = sessions(f.db);
+      await s.query(`CREATE TABLE copy_text (LIKE interactions INCLUDING DEFAULTS)`);
+      await s.query(`CREATE TABLE copy_binary (LIKE interactions INCLUDING DEFAULTS)`);
+      await s.transaction((session) => session.copyIn('copy_text', columns.split(', '), text));
+      await s.transaction((session) => session.copyIn('copy_binary', columns.split(', '), rows.bytes(), 'binary'));
+      const read = async (table: string) => (await s.query(`SELECT ${columns.replace('amount', 'amount::text')}, occurred_at::text AS at FROM ${table} ORDER BY event_id`)).rows;
+      const stored = await read('copy_binary');
+      expect(stored).toHaveLength(600);
+      expect(stored).toEqual(await read('copy_text'));
+      await s.query('DROP TABLE copy_text, copy_binary');
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('keep the line of a repeats-table row', async () => {
+    const f = await fixture();
+    try {
+      const row = { eventId: 'e:x', customerExternalId: 'c', itemExternalId: 'i', type: 'view', value: null, quantity: null, amount: 9.99, occurredAt: new Date(Date.UTC(2024, 0, 1)) };
+      const load = new CopyRows(16);
+      load.appendLoadRow(row.eventId, 3, 4, row);
+      const repeats = new CopyRows(16);
+      repeats.appendRepeatRow(load.bytes(), 12);
+      repeats.appendPendingRow('e:y', 5, 6, loadTail(row), 2 ** 40);
+      const s = sessions(f.db);
+      await s.query('CREATE TABLE copy_repeats (LIKE interactions INCLUDING DEFAULTS, line bigint NOT NULL)');
+      await s.transaction((session) => session.copyIn('copy_repeats', ['event_id', 'customer_id', 'item_id', 'type', 'value', 'quantity', 'amount', 'occurred_at', 'line'], repeats.bytes(), 'binary'));
+      const { rows } = await s.query<{ event_id: string; customer_id: string; line: string; amount: string }>('SELECT event_id, customer_id::text, line::text, amount::text FROM copy_repeats ORDER BY event_id');
+      expect(rows).toEqual([
+        { event_id: 'e:x', customer_id: '3', line: '12', amount: '9.99' },
+        { event_id: 'e:y', customer_id: '5', line: String(2 ** 40), amount: '9.99' },
+      ]);
+      await s.query('DROP TABLE copy_repeats');
+    } finally {
+      await f.close();
     }
   });
 });
