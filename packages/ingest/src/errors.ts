@@ -1,4 +1,4 @@
-import { DomainError } from '@clientele/domain';
+import { DomainError } from '@clientele/domain/rules';
 
 /** Why a whole file (or the request to import it) was refused. */
 export type ImportErrorReason =

@@ -1,4 +1,6 @@
-import { validateInteraction, type CustomerInput, type InteractionInput, type InteractionRow, type ItemInput } from '@clientele/domain';
+import type { CustomerInput, ItemInput } from '@clientele/domain';
+// The rules only: the reader threads of a bulk import load this module, and the package's index would load its database layer too.
+import { validateInteraction, type InteractionInput, type InteractionRow } from '@clientele/domain/rules';
 import { onlineRetailCountry } from './countries.js';
 import { ImportError, rejectionCode, type RejectionCode } from './errors.js';
 import type { EventIdSource } from './event-ids.js';
