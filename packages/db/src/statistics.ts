@@ -14,5 +14,7 @@ export const BULK_WRITE_ROWS = 10_000;
  * tables (nested loops over "1 row") made the next feature query take 5 s instead of 0.5 s.
  */
 export async function refreshStatistics(db: Executor): Promise<void> {
-  await db.execute(sql`ANALYZE ${customers}, ${items}, ${interactions}`);
+  // Two statements, which a pool runs on two connections at once: after a bulk import of a
+  // million rows, interactions (its partitions and the whole) took 0.5 s and the rest 0.15 s.
+  await Promise.all([db.execute(sql`ANALYZE ${customers}, ${items}`), db.execute(sql`ANALYZE ${interactions}`)]);
 }
