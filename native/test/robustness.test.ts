@@ -57,7 +57,7 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
     ['topKBatch', 'decreasing indptr', { queries: f32(4), items: f32(4), dim: 2, k: 1, excludeIndptr: i32(0, 1, 0), excludeIndices: i32() }, RangeError],
     ['topKBatch', 'rows out of range', { queries: f32(2), items: f32(4), dim: 2, k: 1, rows: i32(1) }, RangeError],
     ['topKBatch', 'half copy of another length', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: new Uint16Array(2), maxNorm: 1 }, RangeError],
-    ['topKBatch', 'negative maxNorm', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: new Uint16Array(4), maxNorm: -1 }, RangeError],
+    ['topKBatch', 'negative maxNorm', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: new Uint16Array(16), maxNorm: -1 }, RangeError],
     ['topKBatch', 'half copy not a Uint16Array', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: f32(4), maxNorm: 1 }, TypeError],
     ['similarItems', 'query out of range', { items: f32(4), dim: 2, k: 1, queries: i32(9) }, RangeError],
     ['scorePairs', 'user out of range', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(1), items: i32(0) }, RangeError],

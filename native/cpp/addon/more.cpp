@@ -75,11 +75,12 @@ size_t read_matrix(const Args& a, Task* job, const char* key, size_t dim, View<f
  * The optional half-float copy of `items` made by halfCopy ("itemsHalf", with its "maxNorm"):
  * the scans read it and rescore their best rows from items. False when not given.
  */
-bool read_half_copy(const Args& a, const View<float>& items, View<uint16_t>& half, float& max_norm) {
+bool read_half_copy(const Args& a, size_t rows, size_t d, View<uint16_t>& half, float& max_norm) {
   if (!a.has("itemsHalf")) return false;
   half = a.typed<uint16_t>("itemsHalf");
-  if (half.length != items.length)
-    a.range_error("itemsHalf", "the same length as items (" + std::to_string(items.length) + ")", "length " + std::to_string(half.length));
+  const size_t want = half_panel_length(rows, d);
+  if (half.length != want)
+    a.range_error("itemsHalf", "length " + std::to_string(want) + " (as made by halfCopy for these items)", "length " + std::to_string(half.length));
   max_norm = static_cast<float>(a.number("maxNorm", 0, 1e30));
   return true;
 }
@@ -383,7 +384,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
     int threads = a.threads();
     View<uint16_t> h;
     float max_norm = 0;
-    if (cand.data == nullptr && read_half_copy(a, items, h, max_norm)) {
+    if (cand.data == nullptr && read_half_copy(a, rows, d, h, max_norm)) {
       size_t got = top_k_half(K, items.data, h.data, rows, d, tq, max_norm, cap, idx.data(), sc.data(), threads);
       idx.resize(got);
       sc.resize(got);
@@ -455,7 +456,7 @@ class TopKBatchJob : public Task {
       check_index(a, "candidates", cand_.data, cand_.length, rows_, "item count");
       Keep(a.get("candidates"));
     }
-    if (!cosine_ && read_half_copy(a, items_, half_, max_norm_)) Keep(a.get("itemsHalf"));
+    if (!cosine_ && read_half_copy(a, rows_, d_, half_, max_norm_)) Keep(a.get("itemsHalf"));
     size_t avail = cand_.data ? cand_.length : rows_;
     k_ = std::min(k_, avail);
     idx_ = NewInt32(checked_mul(nq_, k_, "queries × k"), &idx_slot_);
@@ -621,8 +622,8 @@ Napi::Value HalfCopy(const Napi::CallbackInfo& info) {
     size_t d = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     View<float> items;
     size_t rows = read_matrix(a, nullptr, "items", d, items, true);
-    Napi::Uint16Array half = Napi::Uint16Array::New(info.Env(), items.length);
-    double max_norm = to_half(items.data, rows, d, items.length ? half.Data() : nullptr);
+    Napi::Uint16Array half = Napi::Uint16Array::New(info.Env(), half_panel_length(rows, d));
+    double max_norm = to_half(items.data, rows, d, rows ? half.Data() : nullptr);
     if (max_norm < 0) return info.Env().Null();
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("half", half);

@@ -86,6 +86,14 @@ inline uint16_t float_to_half(float f) {
   return uint16_t(sign | v);
 }
 
+/**
+ * Half-float copies of a factor matrix are stored in panels of kHalfPanel rows, dimension-major:
+ * row j, dimension p is at H[(j / 8)·d·8 + p·8 + j % 8], so one vector load holds one dimension of
+ * 8 consecutive rows. The last panel is padded with zeros.
+ */
+constexpr size_t kHalfPanel = 8;
+inline size_t half_panel_length(size_t rows, size_t d) { return (rows + kHalfPanel - 1) / kHalfPanel * kHalfPanel * d; }
+
 struct Kernels {
   const char* name;
   /** Σ a[i]·b[i]. */
@@ -94,8 +102,13 @@ struct Kernels {
   void (*axpy)(float a, const float* x, float* y, size_t n);
   /** out[j] = q · M[j·d .. j·d+d) for j < rows. */
   void (*dot_rows)(const float* q, const float* M, size_t rows, size_t d, float* out);
-  /** As dot_rows, with M stored as IEEE half floats. */
-  void (*dot_rows_half)(const float* q, const uint16_t* H, size_t rows, size_t d, float* out);
+  /**
+   * out[q·stride + j] = qs[q] · row j of H for q < nq, j < rows, with H the half-float panel layout
+   * of half_panel_length (starting at a panel): several queries at once, so each stretch of H is
+   * read and converted once for all of them.
+   */
+  void (*dot_rows_half)(const float* const* qs, size_t nq, const uint16_t* H, size_t rows, size_t d, float* out,
+                        size_t stride);
   /**
    * Cluster sums for the k-means update: for i < n, sums[labels[i]·d + p] += X[i·d + p] and
    * counts[labels[i]] += 1. `scratch` holds k·d floats (partial sums flushed to double every block).

@@ -67,32 +67,69 @@ void dot_rows_a(const float* q, const float* M, size_t rows, size_t d, float* ou
   for (; j < rows; ++j) out[j] = dot_a(q, M + j * d, d);
 }
 
-void dot_rows_half_a(const float* q, const uint16_t* H, size_t rows, size_t d, float* out) {
-  size_t j = 0;
-  if ((d & 7) == 0) {
-    for (; j + 4 <= rows; j += 4) {
-      const uint16_t* m0 = H + j * d;
-      const uint16_t* m1 = m0 + d;
-      const uint16_t* m2 = m1 + d;
-      const uint16_t* m3 = m2 + d;
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-      for (size_t p = 0; p < d; p += 8) {
-        __m256 vq = _mm256_loadu_ps(q + p);
-        a0 = _mm256_fmadd_ps(vq, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m0 + p))), a0);
-        a1 = _mm256_fmadd_ps(vq, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m1 + p))), a1);
-        a2 = _mm256_fmadd_ps(vq, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m2 + p))), a2);
-        a3 = _mm256_fmadd_ps(vq, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m3 + p))), a3);
+/**
+ * NQ queries against NP panels of half rows at a time (see half_panel_length): each converted
+ * vector holds one dimension of 8 rows, so a broadcast query value and one FMA advance 8 row sums
+ * with no horizontal reduction, and each conversion serves all NQ queries. NQ·NP accumulators are
+ * independent chains, enough to hide the FMA latency even for one query.
+ */
+template <int NQ, int NP>
+size_t half_panels(const float* const* qs, const uint16_t* H, size_t rows, size_t d, float* out, size_t stride,
+                   size_t b) {
+  const size_t panels = (rows + kHalfPanel - 1) / kHalfPanel;
+  for (; b + NP <= panels; b += NP) {
+    const uint16_t* h = H + b * d * kHalfPanel;
+    __m256 acc[NQ][NP];
+#pragma GCC unroll 16
+    for (int q = 0; q < NQ; ++q)
+#pragma GCC unroll 16
+      for (int n = 0; n < NP; ++n) acc[q][n] = _mm256_setzero_ps();
+    for (size_t p = 0; p < d; ++p) {
+      __m256 r[NP];
+#pragma GCC unroll 16
+      for (int n = 0; n < NP; ++n)
+        r[n] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + (n * d + p) * kHalfPanel)));
+#pragma GCC unroll 16
+      for (int q = 0; q < NQ; ++q) {
+        __m256 vq = _mm256_broadcast_ss(qs[q] + p);
+#pragma GCC unroll 16
+        for (int n = 0; n < NP; ++n) acc[q][n] = _mm256_fmadd_ps(vq, r[n], acc[q][n]);
       }
-      __m256 t0 = _mm256_hadd_ps(a0, a1), t1 = _mm256_hadd_ps(a2, a3);
-      __m256 t = _mm256_hadd_ps(t0, t1);
-      _mm_storeu_ps(out + j, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
     }
+#pragma GCC unroll 16
+    for (int q = 0; q < NQ; ++q)
+#pragma GCC unroll 16
+      for (int n = 0; n < NP; ++n) {
+        size_t j = (b + static_cast<size_t>(n)) * kHalfPanel;
+        float* o = out + static_cast<size_t>(q) * stride + j;
+        if (j + kHalfPanel <= rows) {
+          _mm256_storeu_ps(o, acc[q][n]);
+        } else {
+          alignas(32) float t[kHalfPanel];
+          _mm256_store_ps(t, acc[q][n]);
+          for (size_t i = 0; j + i < rows; ++i) o[i] = t[i];
+        }
+      }
   }
-  for (; j < rows; ++j) {
-    const uint16_t* h = H + j * d;
-    float s = 0;
-    for (size_t p = 0; p < d; ++p) s += q[p] * half_to_float(h[p]);
-    out[j] = s;
+  return b;
+}
+
+/** NQ queries over all panels: NP at a time, then the rest one by one. */
+template <int NQ, int NP>
+void half_queries(const float* const* qs, const uint16_t* H, size_t rows, size_t d, float* out, size_t stride) {
+  size_t b = half_panels<NQ, NP>(qs, H, rows, d, out, stride, 0);
+  half_panels<NQ, 1>(qs, H, rows, d, out, stride, b);
+}
+
+void dot_rows_half_a(const float* const* qs, size_t nq, const uint16_t* H, size_t rows, size_t d, float* out,
+                     size_t stride) {
+  size_t q = 0;
+  for (; q + 4 <= nq; q += 4) half_queries<4, 2>(qs + q, H, rows, d, out + q * stride, stride);
+  switch (nq - q) {
+    case 3: half_queries<3, 3>(qs + q, H, rows, d, out + q * stride, stride); break;
+    case 2: half_queries<2, 4>(qs + q, H, rows, d, out + q * stride, stride); break;
+    case 1: half_queries<1, 8>(qs + q, H, rows, d, out + q * stride, stride); break;
+    default: break;
   }
 }
 

@@ -29,13 +29,15 @@ void dot_rows_p(const float* q, const float* M, size_t rows, size_t d, float* ou
   for (size_t j = 0; j < rows; ++j) out[j] = dot_p(q, M + j * d, d);
 }
 
-void dot_rows_half_p(const float* q, const uint16_t* H, size_t rows, size_t d, float* out) {
-  for (size_t j = 0; j < rows; ++j) {
-    const uint16_t* h = H + j * d;
-    float s = 0;
-    for (size_t p = 0; p < d; ++p) s += q[p] * half_to_float(h[p]);
-    out[j] = s;
-  }
+void dot_rows_half_p(const float* const* qs, size_t nq, const uint16_t* H, size_t rows, size_t d, float* out,
+                     size_t stride) {
+  for (size_t q = 0; q < nq; ++q)
+    for (size_t j = 0; j < rows; ++j) {
+      const uint16_t* h = H + (j / kHalfPanel) * d * kHalfPanel + j % kHalfPanel;
+      float s = 0;
+      for (size_t p = 0; p < d; ++p) s += qs[q][p] * half_to_float(h[p * kHalfPanel]);
+      out[q * stride + j] = s;
+    }
 }
 
 constexpr size_t kRows = kAssignRows;

@@ -185,13 +185,19 @@ double to_half(const float* M, size_t rows, size_t d, uint16_t* out) {
   double max_norm = 0;
   for (size_t j = 0; j < rows; ++j) {
     double s = 0;
+    uint16_t* h = out + (j / kHalfPanel) * d * kHalfPanel + j % kHalfPanel;
     for (size_t p = 0; p < d; ++p) {
       float v = M[j * d + p];
       if (!(std::fabs(v) <= 65000.0f)) return -1;
-      out[j * d + p] = float_to_half(v);
+      h[p * kHalfPanel] = float_to_half(v);
       s += double(v) * v;
     }
     max_norm = std::max(max_norm, std::sqrt(s));
+  }
+  // The padding rows of the last panel score 0 and are never offered (the scan stops at rows).
+  for (size_t j = rows; j % kHalfPanel != 0; ++j) {
+    uint16_t* h = out + (j / kHalfPanel) * d * kHalfPanel + j % kHalfPanel;
+    for (size_t p = 0; p < d; ++p) h[p * kHalfPanel] = 0;
   }
   return max_norm;
 }
@@ -235,6 +241,22 @@ class HalfCandidates {
       floor_ = heap_.front();
     }
   }
+  /**
+   * s[0..m) for rows j0.. in order. Stretches of 8 with none at the threshold (the common case once
+   * the heap is full) are skipped with one vectorisable test; the threshold only rises, so testing
+   * against its value at the start of a stretch keeps every row offer() would.
+   */
+  void offer_block(const float* s, size_t m, int32_t j0) {
+    size_t r = 0;
+    for (; r + 8 <= m; r += 8) {
+      const float t = floor_ - margin_;
+      bool any = false;
+      for (size_t i = 0; i < 8; ++i) any |= !(s[r + i] < t);
+      if (!any) continue;
+      for (size_t i = 0; i < 8; ++i) offer(s[r + i], j0 + static_cast<int32_t>(r + i));
+    }
+    for (; r < m; ++r) offer(s[r], j0 + static_cast<int32_t>(r));
+  }
   const std::vector<int32_t>& rows() const { return cand_; }
 
  private:
@@ -273,27 +295,34 @@ void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_
   }
   // Blocks of 256 half rows (32 KiB at d = 64) stay in L1/L2 while every query of the batch is
   // scored against them: the half matrix is read from memory once per batch.
-  const size_t block = std::min<size_t>(1024, std::max<size_t>(32, (32 * 1024) / std::max<size_t>(1, d * sizeof(uint16_t))));
+  // Whole panels per block and per thread (H is in panels of kHalfPanel rows).
+  const size_t block =
+      std::min<size_t>(1024, std::max<size_t>(32, (32 * 1024) / std::max<size_t>(1, d * sizeof(uint16_t)))) / kHalfPanel * kHalfPanel;
   size_t t = static_cast<size_t>(std::max(1, ctx.threads));
   t = std::max<size_t>(1, std::min(t, rows / 8192));
+  const size_t panels = (rows + kHalfPanel - 1) / kHalfPanel;
   // parts[thread][query]: that thread's candidate rows.
   std::vector<std::vector<std::vector<int32_t>>> parts(t);
   if (k > 0 && rows > 0) {
-    parallel_for(static_cast<int>(t), rows, [&](int tid, size_t b, size_t e) {
+    parallel_for(static_cast<int>(t), panels, [&](int tid, size_t pb, size_t pe) {
+      const size_t b = pb * kHalfPanel, e = std::min(rows, pe * kHalfPanel);
       std::vector<HalfCandidates> cand;
       cand.reserve(nq);
       for (size_t q = 0; q < nq; ++q) cand.emplace_back(queries[q].query ? k : 0, margins[q], &excluded[q]);
-      std::vector<float> buf(block);
-      for (size_t j0 = b; j0 < e; j0 += block) {
+      // The queries with a vector, scored together against each block.
+      std::vector<const float*> active;
+      std::vector<size_t> which;
+      for (size_t q = 0; q < nq; ++q)
+        if (queries[q].query) {
+          active.push_back(queries[q].query);
+          which.push_back(q);
+        }
+      std::vector<float> buf(block * active.size());
+      for (size_t j0 = b; j0 < e && !active.empty(); j0 += block) {
         ctx.check_cancel();
         size_t m = std::min(block, e - j0);
-        const uint16_t* rowsp = H + j0 * d;
-        for (size_t q = 0; q < nq; ++q) {
-          if (!queries[q].query) continue;
-          K.dot_rows_half(queries[q].query, rowsp, m, d, buf.data());
-          HalfCandidates& c = cand[q];
-          for (size_t r = 0; r < m; ++r) c.offer(buf[r], static_cast<int32_t>(j0 + r));
-        }
+        K.dot_rows_half(active.data(), active.size(), H + j0 * d, m, d, buf.data(), block);  // j0 starts a panel
+        for (size_t a = 0; a < active.size(); ++a) cand[which[a]].offer_block(buf.data() + a * block, m, static_cast<int32_t>(j0));
       }
       auto& out = parts[static_cast<size_t>(tid)];
       out.resize(nq);

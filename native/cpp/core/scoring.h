@@ -64,7 +64,10 @@ void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_
                       size_t nq, size_t k, float max_norm, int32_t* idx, float* score, int32_t* counts,
                       const RunContext& ctx);
 
-/** Half-float copy of M (rows × d); returns max row norm, or -1 when a value does not fit a half. */
+/**
+ * Half-float copy of M (rows × d) in the panel layout of half_panel_length (`out` holds
+ * half_panel_length(rows, d) values); returns max row norm, or -1 when a value does not fit a half.
+ */
 double to_half(const float* M, size_t n, size_t d, uint16_t* out);
 
 /** ‖M[j]‖ for every row (0 rows stay 0). */

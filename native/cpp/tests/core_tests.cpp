@@ -497,12 +497,17 @@ TEST(half_conversion_round_trips_and_half_top_k_is_exact) {
   CHECK(float_to_half(1e6f) == 0x7C00u);
   CHECK_NEAR(half_to_float(float_to_half(0.1f)), 0.1, 1e-4);
   CHECK_NEAR(half_to_float(float_to_half(3e-6f)), 3e-6, 3e-8);
-  size_t rows = 30000, d = 16;
+  size_t rows = 30005, d = 16;  // a partial last panel
   auto M = random_vec(rows * d, 31), q = random_vec(d, 32);
   for (size_t i = 0; i < 200; ++i) M[i * d] *= 1e-6f;  // some subnormal halves
-  std::vector<uint16_t> H(rows * d);
+  std::vector<uint16_t> H(half_panel_length(rows, d), 0xFFFF);
+  CHECK(H.size() == 30008 * d);
   double mn = to_half(M.data(), rows, d, H.data());
   CHECK(mn > 0);
+  // The panel layout: row j, dimension p at (j / 8)·d·8 + p·8 + j % 8; padding rows are zero.
+  CHECK(H[(1234 / 8) * d * 8 + 5 * 8 + 1234 % 8] == float_to_half(M[1234 * d + 5]));
+  CHECK(H[(30004 / 8) * d * 8 + 15 * 8 + 30004 % 8] == float_to_half(M[30004 * d + 15]));
+  CHECK(H[(30007 / 8) * d * 8 + 3 * 8 + 30007 % 8] == 0);
   std::vector<int32_t> ex{1, 2};
   for (const Kernels* K : all_kernels())
     for (int threads : {1, 2}) {
@@ -518,6 +523,42 @@ TEST(half_conversion_round_trips_and_half_top_k_is_exact) {
   std::vector<float> big{1e6f, 0.0f};
   std::vector<uint16_t> hb(2);
   CHECK(to_half(big.data(), 1, 2, hb.data()) < 0);
+}
+
+TEST(half_batch_scores_every_query_group_exactly) {
+  // Batches of 1..9 queries (the AVX2 kernel takes them four at a time, then 3, 2 or 1), odd row
+  // counts and dimensions, a null query and exclusions: the same results as the float32 batch.
+  for (size_t rows : {size_t(1), size_t(7), size_t(9), size_t(17), size_t(9003)})
+    for (size_t d : {size_t(1), size_t(3), size_t(64)}) {
+      auto M = random_vec(rows * d, 40 + rows + d);
+      std::vector<uint16_t> H(half_panel_length(rows, d));
+      float mn = static_cast<float>(to_half(M.data(), rows, d, H.data()));
+      for (size_t nq = 1; nq <= 9; ++nq) {
+        auto Q = random_vec(nq * d, 50 + nq);
+        std::vector<int32_t> ex{0, static_cast<int32_t>(rows / 2)};
+        std::vector<TopKQuery> tq(nq);
+        for (size_t i = 0; i < nq; ++i) tq[i] = TopKQuery{Q.data() + i * d, i % 2 ? ex.data() : nullptr, i % 2 ? ex.size() : 0};
+        if (nq == 6) tq[2].query = nullptr;
+        size_t k = 5;
+        std::vector<int32_t> ia(nq * k), ib(nq * k), ca(nq), cb(nq);
+        std::vector<float> sa(nq * k), sb(nq * k);
+        for (const Kernels* K : all_kernels())
+          for (int threads : {1, 2}) {
+            RunContext ctx;
+            ctx.threads = threads;
+            top_k_batch(*K, M.data(), rows, d, tq.data(), nq, k, ia.data(), sa.data(), ca.data(), ctx);
+            top_k_batch_half(*K, M.data(), H.data(), rows, d, tq.data(), nq, k, mn, ib.data(), sb.data(), cb.data(), ctx);
+            for (size_t i = 0; i < nq; ++i) {
+              CHECK(ca[i] == cb[i]);
+              for (size_t t = 0; t < static_cast<size_t>(ca[i]); ++t) {
+                CHECK_NEAR(sa[i * k + t], sb[i * k + t], 1e-5);
+                // Near-ties may swap: the two paths sum in different orders.
+                CHECK(ia[i * k + t] == ib[i * k + t] || std::fabs(sa[i * k + t] - sa[i * k + (t ? t - 1 : 1)]) < 1e-5f);
+              }
+            }
+          }
+      }
+    }
 }
 
 TEST(score_pairs_and_crc32) {
