@@ -1,8 +1,7 @@
 import type { Principal } from '@clientele/auth';
-import type { Request } from 'express';
 import type { Context, Services } from './context.js';
 import { createLoaders } from './graphql/loaders.js';
-import { requestId, requestLogger } from './http/request-log.js';
+import { requestLogger } from './http/request-log.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -15,7 +14,6 @@ import type { Logger } from './logger.js';
  * itself would be called by that copy, on every request.
  */
 export class RequestContext implements Context {
-  readonly requestId: string;
   readonly personalDataReads = new Set<string>();
   private boundLogger: Logger | undefined;
   private batchLoaders: Context['loaders'] | undefined;
@@ -23,14 +21,13 @@ export class RequestContext implements Context {
   constructor(
     readonly services: Services,
     readonly principal: Principal,
-    private readonly req: Request,
+    /** The id logRequest gave the request. */
+    readonly requestId: string,
     private readonly baseLogger: Logger,
-  ) {
-    this.requestId = requestId(req);
-  }
+  ) {}
 
   get logger(): Logger {
-    return (this.boundLogger ??= requestLogger(this.baseLogger, this.req));
+    return (this.boundLogger ??= requestLogger(this.baseLogger, this.requestId));
   }
 
   get loaders(): Context['loaders'] {

@@ -9,7 +9,8 @@ import { authRoutes } from './http/auth-routes.js';
 import { importRoutes } from './http/import-route.js';
 import { consoleDirectory, mountConsole } from './http/console.js';
 import { authenticate, MISSING_CREDENTIALS } from './http/principal.js';
-import { requestLogger, requestLogging } from './http/request-log.js';
+import { graphqlRoute } from './http/graphql-route.js';
+import { logRequest, requestId, requestLogger } from './http/request-log.js';
 import { RequestContext } from './request-context.js';
 
 export interface RunningServer {
@@ -27,6 +28,9 @@ export class ServerStartError extends Error {
     this.name = 'ServerStartError';
   }
 }
+
+/** Largest GraphQL request body (a bulk mutation of many records fits). */
+const GRAPHQL_BODY_LIMIT_BYTES = 20 * 1024 * 1024;
 
 function routeLabel(req: Request): string {
   const match = /^\/(graphql|auth\/session|imports|healthz|readyz|metrics)(\/|$)/.exec(req.path);
@@ -66,14 +70,23 @@ export async function startServer(
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  const httpServer = http.createServer(app);
+  // Set once Apollo has started: the common GraphQL request, served without Express.
+  let graphql: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | null = null;
+  const httpServer = http.createServer((req, res) => {
+    if (graphql?.(req, res)) return;
+    app(req, res);
+  });
   // Longer than common load balancers' idle timeouts, so they close first.
   httpServer.keepAliveTimeout = 65_000;
 
-  app.use(requestLogging(logger));
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const end = metrics.httpDuration.startTimer({ method: req.method, route: routeLabel(req) });
+  /** Access line and duration metric of every request, whichever path serves it. */
+  const begin = (req: http.IncomingMessage, res: http.ServerResponse, route: string): string => {
+    const end = metrics.httpDuration.startTimer({ method: req.method ?? '', route });
     res.on('finish', () => end({ status: String(res.statusCode) }));
+    return logRequest(logger, req, res);
+  };
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    begin(req, res, routeLabel(req));
     next();
   });
 
@@ -108,18 +121,19 @@ export async function startServer(
 
   const apollo = createApolloServer(services, httpServer);
   await apollo.start();
+  const context = async (req: http.IncomingMessage, requestId: string): Promise<Context> => {
+    const credentials = await authenticate(req, services);
+    if (credentials.kind !== 'ok') {
+      throw graphqlError('UNAUTHENTICATED', credentials.kind === 'invalid' ? credentials.reason : MISSING_CREDENTIALS);
+    }
+    return new RequestContext(services, credentials.principal, requestId, logger);
+  };
+  graphql = graphqlRoute({ apollo, context, begin: (req, res) => begin(req, res, '/graphql'), limitBytes: GRAPHQL_BODY_LIMIT_BYTES });
+  // The rest of /graphql (GET, compressed or other bodies) through Express, as before.
   app.use(
     '/graphql',
-    express.json({ limit: '20mb' }),
-    expressMiddleware(apollo, {
-      context: async ({ req }): Promise<Context> => {
-        const credentials = await authenticate(req, services);
-        if (credentials.kind !== 'ok') {
-          throw graphqlError('UNAUTHENTICATED', credentials.kind === 'invalid' ? credentials.reason : MISSING_CREDENTIALS);
-        }
-        return new RequestContext(services, credentials.principal, req, logger);
-      },
-    }),
+    express.json({ limit: GRAPHQL_BODY_LIMIT_BYTES }),
+    expressMiddleware(apollo, { context: async ({ req }) => context(req, requestId(req)) }),
   );
 
   mountConsole(app, consoleDirectory());
