@@ -1,7 +1,7 @@
 // Helpers shared by the benchmark scripts.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,9 +78,11 @@ export function freePort() {
 export async function startApi(env) {
   const port = await freePort();
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // BENCH_API_STDOUT=file keeps the API's standard output (e.g. with --trace-gc in BENCH_API_NODE_ARGS).
+  const stdout = process.env.BENCH_API_STDOUT ? openSync(process.env.BENCH_API_STDOUT, 'w') : 'ignore';
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'apps/api/bin/clientele.js'), 'serve', '--no-migrate', '--port', String(port)], {
     env: { ...process.env, LOG_LEVEL: 'warn', CLIENTELE_DEMO_DATA: 'off', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
