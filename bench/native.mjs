@@ -341,6 +341,24 @@ if (want('topk')) {
     p50ms: p(0.5) * 1000,
     p99ms: p(0.99) * 1000,
   });
+  // Batches, as the API scores concurrent requests: one pass over the half-float copy for all
+  // of them, one thread. Per-query time falls with the batch while the scan is memory-bound,
+  // then levels off where it is bound by the multiply-adds (B × 100k × 64 per batch).
+  const perQuery = {};
+  for (const batch of [1, 4, 16, 32]) {
+    const q = new Float32Array(batch * d).map(() => gaussian(r));
+    const ex = Array.from({ length: batch }, () => exclude);
+    for (let w = 0; w < 10; w++) await scorer.topKBatch(q, { k: 10, exclude: ex, threads: 1 });
+    const runs = [];
+    for (let i = 0; i < 40; i++) {
+      const t0 = process.hrtime.bigint();
+      await scorer.topKBatch(q, { k: 10, exclude: ex, threads: 1 });
+      runs.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    runs.sort((a, b) => a - b);
+    perQuery[`B${batch}ms`] = (runs[20] / batch) * 1000;
+  }
+  record({ case: 'top-10 batches of 1/4/16/32 users, per user (1 thread)', seconds: perQuery.B16ms / 1000, threads: 1, ...perQuery });
 }
 
 mkdirSync(path.join(here, 'results'), { recursive: true });
