@@ -38,10 +38,17 @@ export function modelServerFor(services: Services): ModelServer {
   return server;
 }
 
-async function itemOf(context: Context, id: number): Promise<ItemRecord> {
-  const item = modelServerFor(context.services).item(id) ?? (await context.loaders.item.load(id));
-  if (!item) throw new Error(`item ${id} is in the model but not in the catalogue`);
-  return item;
+/**
+ * The catalogue row of a recommended item: from the serving mirror, synchronously (a promise per
+ * item of a list makes graphql-js complete the whole list asynchronously), else loaded.
+ */
+function itemOf(context: Context, id: number): ItemRecord | Promise<ItemRecord> {
+  const mirrored = modelServerFor(context.services).item(id);
+  if (mirrored) return mirrored;
+  return context.loaders.item.load(id).then((item) => {
+    if (!item) throw new Error(`item ${id} is in the model but not in the catalogue`);
+    return item;
+  });
 }
 
 const toKind = (kind: string): RecommenderModelKind => (kind === 'explicit' ? 'EXPLICIT' : 'IMPLICIT');
