@@ -23,6 +23,8 @@ export interface RawCommon {
 export interface RawCpuFeatures {
   avx2: boolean;
   fma: boolean;
+  avx512vnni: boolean;
+  int8ScanFast: boolean;
   kernel: 'avx2' | 'portable';
   threads: number;
   cuda: { compiled: boolean; devices: number; reason?: string };
@@ -158,6 +160,8 @@ export interface RawTopKOptions {
   threads?: number;
   /** Half-float copy from halfCopy(): the scan reads it, the winners are rescored from items. */
   itemsHalf?: Uint16Array;
+  /** 8-bit copy from int8Copy() (taken over itemsHalf): the scan reads it, the winners are rescored from items. */
+  itemsInt8?: Uint8Array;
   maxNorm?: number;
 }
 
@@ -177,6 +181,8 @@ export interface RawTopKBatchOptions extends RawCommon {
   candidates?: Int32Array;
   /** Half-float copy from halfCopy() (not with candidates): the scan reads it, the winners are rescored from items. */
   itemsHalf?: Uint16Array;
+  /** 8-bit copy from int8Copy() (not with candidates; taken over itemsHalf). */
+  itemsInt8?: Uint8Array;
   maxNorm?: number;
 }
 
@@ -218,4 +224,6 @@ export interface NativeBinding {
   scorePairs(o: RawScorePairsOptions): Promise<Float32Array>;
   crc32(data: Uint8Array, seed?: number): number;
   halfCopy(o: { items: Float32Array; dim: number }): { half: Uint16Array; maxNorm: number } | null;
+  /** 8-bit copy (per-row scale); null for no rows, more than 4,096 dimensions or non-finite values. */
+  int8Copy(o: { items: Float32Array; dim: number }): { copy: Uint8Array; maxNorm: number } | null;
 }

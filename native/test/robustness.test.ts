@@ -22,6 +22,14 @@ async function settle(f: () => unknown): Promise<unknown> {
 describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
   const f32 = (n: number) => new Float32Array(n);
   const i32 = (...v: number[]) => Int32Array.from(v);
+  /** An 8-bit copy of n zero floats in rows of 2, from `offset` bytes into a larger buffer. */
+  const copy8 = (n: number, offset = 0) => {
+    if (!isNativeBuilt()) return new Uint8Array(0);
+    const copy = loadNative().int8Copy({ items: f32(n), dim: 2 })!.copy;
+    const buffer = new Uint8Array(copy.length + offset);
+    buffer.set(copy, offset);
+    return buffer.subarray(offset);
+  };
 
   const cases: [string, string, unknown, RegExp | (new (...a: never[]) => Error)][] = [
     ['dotBatch', 'no options', undefined, TypeError],
@@ -59,6 +67,11 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
     ['topKBatch', 'half copy of another length', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: new Uint16Array(2), maxNorm: 1 }, RangeError],
     ['topKBatch', 'negative maxNorm', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: new Uint16Array(16), maxNorm: -1 }, RangeError],
     ['topKBatch', 'half copy not a Uint16Array', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsHalf: f32(4), maxNorm: 1 }, TypeError],
+    ['topKBatch', '8-bit copy of another length', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: new Uint8Array(100), maxNorm: 1 }, RangeError],
+    ['topKBatch', '8-bit copy of the right length without a header', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: new Uint8Array(64 + 64 + 128), maxNorm: 1 }, RangeError],
+    ['topKBatch', '8-bit copy not a Uint8Array', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: new Int8Array(256), maxNorm: 1 }, TypeError],
+    ['topK', '8-bit copy of other items', { query: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: copy8(6), maxNorm: 1 }, RangeError],
+    ['topK', '8-bit copy at an odd byte offset', { query: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: copy8(4, 1), maxNorm: 1 }, RangeError],
     ['similarItems', 'query out of range', { items: f32(4), dim: 2, k: 1, queries: i32(9) }, RangeError],
     ['scorePairs', 'user out of range', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(1), items: i32(0) }, RangeError],
     ['scorePairs', 'bias length', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(0), items: i32(0), userBias: f32(3) }, RangeError],
@@ -74,6 +87,33 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
       expect((error as Error).message).toContain(fn === 'silhouette' ? 'silhouette' : fn);
     });
   }
+
+  it('refuses buffers that could shrink or move under the addon, instead of reading freed memory', async () => {
+    const native = loadNative();
+    // A resizable ArrayBuffer could be shrunk while a worker reads it.
+    const resizable = new ArrayBuffer(16, { maxByteLength: 64 } as ArrayBufferOptions);
+    const items = new Float32Array(resizable);
+    expect(((await settle(() => native.topKBatch({ queries: f32(2), items, dim: 2, k: 1 }))) as Error).message).toMatch(/resizable/);
+    expect(() => native.topK({ query: f32(2), items, dim: 2, k: 1 })).toThrow(/resizable/);
+    // A getter of a later option that transfers an array read earlier.
+    const detaching = (target: Float32Array) => ({
+      query: f32(2),
+      items: target,
+      dim: 2,
+      k: 1,
+      get threads() {
+        structuredClone(target.buffer, { transfer: [target.buffer] });
+        return 1;
+      },
+    });
+    expect(() => native.topK(detaching(new Float32Array(8)))).toThrow(/detached or moved/);
+    const batch = new Float32Array(8);
+    const options = Object.defineProperties({ queries: f32(2), items: batch, dim: 2 }, Object.getOwnPropertyDescriptors({ get k() {
+      structuredClone(batch.buffer, { transfer: [batch.buffer] });
+      return 1;
+    } }));
+    expect(((await settle(() => native.topKBatch(options as never))) as Error).message).toMatch(/detached or moved/);
+  });
 
   it('crc32 rejects non-Uint8Array input and matches the standard check value', () => {
     const native = loadNative();

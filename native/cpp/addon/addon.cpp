@@ -16,6 +16,9 @@ Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("avx2", cpu.avx2);
   o.Set("fma", cpu.fma);
+  o.Set("avx512vnni", cpu.avx512vnni);
+  // Whether the 8-bit scan runs on VNNI here (ItemScorer then keeps an 8-bit copy, else a half one).
+  o.Set("int8ScanFast", i8_scan_is_fast());
   o.Set("kernel", default_kernel_name());
   o.Set("threads", hardware_threads());
   const GpuStatus& g = gpu_status();

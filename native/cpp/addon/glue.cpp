@@ -36,6 +36,15 @@ Args::Args(const Napi::CallbackInfo& info, const char* fn) : env_(info.Env()), f
   obj_ = info[0].As<Napi::Object>();
 }
 
+void Args::verify_unchanged() const {
+  for (const Seen& s : seen_) {
+    Napi::ArrayBuffer buf = s.array.ArrayBuffer();
+    const void* now = buf.Data() == nullptr ? nullptr : static_cast<uint8_t*>(buf.Data()) + s.array.ByteOffset();
+    if (now != s.data || s.array.ByteLength() != s.bytes)
+      range_error(s.key, "its memory to stay in place while the call reads its options", "a buffer detached or moved by then");
+  }
+}
+
 bool Args::has(const char* key) const {
   Napi::Value v = obj_.Get(key);
   return !v.IsUndefined() && !v.IsNull();
@@ -95,6 +104,15 @@ std::string Args::string(const char* key, const std::string& def) const {
 }
 
 int Args::threads() const { return resolve_threads(static_cast<int>(integer("threads", 0, 1024, int64_t{0}))); }
+
+DotRowsI8 Args::i8_kernel() const {
+  std::string k = string("kernel", "auto");
+  try {
+    return select_i8_kernel(parse_kernel_choice(k, "kernel"));
+  } catch (const Error& e) {
+    throw Napi::RangeError::New(env_, fn_ + ": " + e.what());
+  }
+}
 
 const Kernels& Args::kernels() const {
   std::string k = string("kernel", "auto");

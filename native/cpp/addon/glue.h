@@ -74,13 +74,25 @@ class Args {
       type_error(key, TypedArrayKind<T>::name, v);
     Napi::TypedArray ta = v.As<Napi::TypedArray>();
     Napi::ArrayBuffer buf = ta.ArrayBuffer();
+    // A resizable ArrayBuffer could shrink under the pointer kept here (while a worker reads it).
+    Napi::Value resizable = buf.Get("resizable");
+    if (resizable.IsBoolean() && resizable.As<Napi::Boolean>().Value())
+      range_error(key, "a typed array on a fixed-length buffer", "a resizable ArrayBuffer");
     out.length = ta.ElementLength();
     if (out.length > 0) {
       if (buf.Data() == nullptr) range_error(key, "a typed array with live (not detached) memory", "a detached buffer");
       out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
+      seen_.push_back(Seen{key, ta, out.data, out.length * sizeof(T)});
     }
     return out;
   }
+
+  /**
+   * Refuses the call when a typed array read earlier has since been detached or moved: reading
+   * a later option can run JavaScript (a getter) that transfers an earlier array's buffer.
+   * Call once every option has been read.
+   */
+  void verify_unchanged() const;
 
   /** An integer option in [lo, hi]; `def` when absent (if allowed). */
   int64_t integer(const char* key, int64_t lo, int64_t hi, const int64_t* def = nullptr) const;
@@ -94,6 +106,8 @@ class Args {
   int threads() const;
   /** Kernel option `kernel` ("auto" | "portable" | "avx2"). */
   const Kernels& kernels() const;
+  /** The 8-bit scan kernel for the same option (VNNI where present unless "portable"). */
+  DotRowsI8 i8_kernel() const;
   /** The optional `cancel` Int32Array(≥1) flag; nullptr when absent. */
   int32_t* cancel_flag() const;
   /** The optional `onProgress` function. */
@@ -105,6 +119,13 @@ class Args {
   const Napi::Object& object() const { return obj_; }
 
  private:
+  struct Seen {
+    const char* key;
+    Napi::TypedArray array;
+    const void* data;
+    size_t bytes;
+  };
+  mutable std::vector<Seen> seen_;
   Napi::Env env_;
   Napi::Object obj_;
   std::string fn_;

@@ -85,6 +85,22 @@ bool read_half_copy(const Args& a, size_t rows, size_t d, View<uint16_t>& half, 
   return true;
 }
 
+/**
+ * The optional 8-bit copy of `items` made by int8Copy ("itemsInt8", with "maxNorm"): the scans
+ * read it and rescore their best rows from items. False when not given; a copy of other items,
+ * another length or a damaged header is refused with RangeError.
+ */
+bool read_int8(const Args& a, size_t rows, size_t d, View<uint8_t>& data, Int8Copy& copy, float& max_norm) {
+  if (!a.has("itemsInt8")) return false;
+  data = a.typed<uint8_t>("itemsInt8");
+  std::string why;
+  if (reinterpret_cast<uintptr_t>(data.data) % alignof(float) != 0)
+    a.range_error("itemsInt8", "a copy starting at a multiple of 4 bytes (as made by int8Copy)", "byte offset not a multiple of 4");
+  if (!read_int8_copy(data.data, data.length, rows, d, copy, why)) a.range_error("itemsInt8", why, "length " + std::to_string(data.length) + " or another header");
+  max_norm = static_cast<float>(a.number("maxNorm", 0, 1e30));
+  return true;
+}
+
 template <typename T>
 Napi::TypedArrayOf<T> copy_out(Napi::Env env, const std::vector<T>& v) {
   auto arr = Napi::TypedArrayOf<T>::New(env, v.size());
@@ -383,9 +399,24 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
     TopKQuery tq{q.data, ex.data, ex.length};
     int threads = a.threads();
     View<uint16_t> h;
+    View<uint8_t> i8data;
+    Int8Copy i8;
     float max_norm = 0;
-    if (cand.data == nullptr && read_half_copy(a, rows, d, h, max_norm)) {
-      size_t got = top_k_half(K, items.data, h.data, rows, d, tq, max_norm, cap, idx.data(), sc.data(), threads);
+    const bool has_i8 = cand.data == nullptr && read_int8(a, rows, d, i8data, i8, max_norm);
+    const bool has_half = !has_i8 && cand.data == nullptr && read_half_copy(a, rows, d, h, max_norm);
+    const DotRowsI8 scan = a.i8_kernel();
+    a.verify_unchanged();
+    if (has_i8 || has_half) {
+      size_t got = 0;
+      if (has_i8) {
+        RunContext ctx;
+        ctx.threads = threads;
+        int32_t count = 0;
+        if (cap > 0) top_k_batch_i8(K, scan, items.data, i8, rows, d, &tq, 1, cap, max_norm, idx.data(), sc.data(), &count, ctx);
+        got = static_cast<size_t>(count);
+      } else {
+        got = top_k_half(K, items.data, h.data, rows, d, tq, max_norm, cap, idx.data(), sc.data(), threads);
+      }
       idx.resize(got);
       sc.resize(got);
       Napi::Object o = Napi::Object::New(info.Env());
@@ -457,16 +488,22 @@ class TopKBatchJob : public Task {
       Keep(a.get("candidates"));
     }
     if (!cosine_ && read_half_copy(a, rows_, d_, half_, max_norm_)) Keep(a.get("itemsHalf"));
+    if (!cosine_ && read_int8(a, rows_, d_, i8data_, i8_, max_norm_)) {
+      Keep(a.get("itemsInt8"));
+      has_i8_ = true;
+      i8_scan_ = a.i8_kernel();
+    }
     size_t avail = cand_.data ? cand_.length : rows_;
     k_ = std::min(k_, avail);
     idx_ = NewInt32(checked_mul(nq_, k_, "queries × k"), &idx_slot_);
     sc_ = NewFloat32(nq_ * k_, &sc_slot_);
     cnt_ = NewInt32(nq_, &cnt_slot_);
+    a.verify_unchanged();
   }
 
  protected:
   void Run(const RunContext& ctx) override {
-    if (!cosine_ && !cand_.data && (nq_ > 1 || half_.data)) {
+    if (!cosine_ && !cand_.data && (nq_ > 1 || half_.data || has_i8_)) {
       RunBlocked(ctx);
       return;
     }
@@ -544,7 +581,9 @@ class TopKBatchJob : public Task {
         }
       }
     }
-    if (half_.data)
+    if (has_i8_ && !cand_.data)
+      top_k_batch_i8(*K_, i8_scan_, items_.data, i8_, rows_, d_, qs.data(), nq_, k_, max_norm_, idx_, sc_, cnt_, ctx);
+    else if (half_.data)
       top_k_batch_half(*K_, items_.data, half_.data, rows_, d_, qs.data(), nq_, k_, max_norm_, idx_, sc_, cnt_, ctx);
     else
       top_k_batch(*K_, items_.data, rows_, d_, qs.data(), nq_, k_, idx_, sc_, cnt_, ctx);
@@ -564,6 +603,10 @@ class TopKBatchJob : public Task {
   View<float> items_, queries_;
   View<int32_t> sel_, exp_, exi_, cand_;
   View<uint16_t> half_;
+  View<uint8_t> i8data_;
+  Int8Copy i8_;
+  bool has_i8_ = false;
+  DotRowsI8 i8_scan_ = dot_rows_i8_portable;
   float max_norm_ = 0;
   size_t d_ = 1, rows_ = 0, nq_ = 0, k_ = 0;
   int32_t* idx_ = nullptr;
@@ -636,6 +679,27 @@ Napi::Value HalfCopy(const Napi::CallbackInfo& info) {
   }
 }
 
+Napi::Value Int8CopyFn(const Napi::CallbackInfo& info) {
+  try {
+    Args a(info, "int8Copy");
+    size_t d = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
+    View<float> items;
+    size_t rows = read_matrix(a, nullptr, "items", d, items, true);
+    if (rows == 0 || d > kI8MaxDim) return info.Env().Null();
+    Napi::Uint8Array copy = Napi::Uint8Array::New(info.Env(), int8_copy_bytes(rows, d));
+    double max_norm = make_int8_copy(items.data, rows, d, copy.Data());
+    if (max_norm < 0) return info.Env().Null();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("copy", copy);
+    o.Set("maxNorm", max_norm);
+    return o;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    rethrow_as_js(info.Env());
+  }
+}
+
 Napi::Value Crc32(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
@@ -673,6 +737,7 @@ void register_more(Napi::Env env, Napi::Object exports) {
   exports.Set("similarItems", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Start<TopKBatchJob>(i, "similarItems", true); }));
   exports.Set("scorePairs", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Start<ScorePairsJob>(i, "scorePairs"); }));
   exports.Set("halfCopy", Napi::Function::New(env, HalfCopy, "halfCopy"));
+  exports.Set("int8Copy", Napi::Function::New(env, Int8CopyFn, "int8Copy"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
 }
 

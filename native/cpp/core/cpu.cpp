@@ -22,6 +22,9 @@ CpuInfo detect_cpu() {
   info.fma = __builtin_cpu_supports("fma") != 0;
   // The AVX2 kernels also convert half floats (F16C), present on every AVX2 CPU in practice.
   if (!__builtin_cpu_supports("f16c")) info.avx2 = false;
+  // libgcc also checks that the OS saves the opmask and ZMM state before reporting AVX-512.
+  info.avx512vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vnni");
 #endif
   return info;
 }
@@ -62,6 +65,17 @@ const Kernels& select_kernels(KernelChoice choice) {
       return portable_kernels();
   }
 }
+
+DotRowsI8 select_i8_kernel(KernelChoice choice) {
+#ifdef CLIENTELE_HAVE_AVX512_TU
+  if (choice != KernelChoice::Portable && detect_cpu().avx512vnni && !env_forces_portable()) return dot_rows_i8_vnni;
+#else
+  (void)choice;
+#endif
+  return dot_rows_i8_portable;
+}
+
+bool i8_scan_is_fast() { return select_i8_kernel(KernelChoice::Auto) != dot_rows_i8_portable; }
 
 const char* default_kernel_name() { return select_kernels(KernelChoice::Auto).name; }
 

@@ -153,4 +153,30 @@ const Kernels& portable_kernels();
 const Kernels& avx2_kernels();
 #endif
 
+/**
+ * 8-bit copies of a factor matrix (see scoring.h, make_int8_copy) are stored in panels of
+ * kI8Panel rows and groups of 4 dimensions: row j, dimension p is the byte at
+ * ((j / 16)·G + p / 4)·64 + (j % 16)·4 + p % 4, with G = ceil(d / 4) groups; padding is zero. One
+ * 64-byte vector then holds 4 dimensions of 16 rows, the operand of AVX-512 VNNI's vpdpbusd.
+ */
+constexpr size_t kI8Panel = 16;
+inline size_t i8_groups(size_t d) { return (d + 3) / 4; }
+inline size_t i8_panels(size_t rows) { return (rows + kI8Panel - 1) / kI8Panel; }
+
+/**
+ * The 8-bit scan: for q < nq and j < rows (rows counted from the start of a panel),
+ * out[q·stride + j] = (Σ_p qs[q][p]·code(j, p) − 128·sums[j]) · scales[j] · qscale[q], where
+ * qs[q] holds i8_groups(d)·4 unsigned bytes (the query's 8-bit codes plus 128), codes starts at a
+ * panel, and sums and scales are per row from that panel on (padded to whole panels).
+ */
+using DotRowsI8 = void (*)(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
+                           const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride);
+void dot_rows_i8_portable(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
+                          const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride);
+#ifdef CLIENTELE_HAVE_AVX512_TU
+/** dot_rows_i8 with AVX-512 VNNI (kernels_avx512.cpp); same results, bit for bit. */
+void dot_rows_i8_vnni(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
+                      const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride);
+#endif
+
 }  // namespace clientele

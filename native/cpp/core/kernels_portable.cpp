@@ -145,6 +145,24 @@ void implicit_matvec_p(const float* A, const float* Y, const int32_t* idx, const
   }
 }
 
+}  // namespace
+
+void dot_rows_i8_portable(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
+                          const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride) {
+  const size_t G = i8_groups(d);
+  for (size_t q = 0; q < nq; ++q)
+    for (size_t j = 0; j < rows; ++j) {
+      const int8_t* c = codes + (j / kI8Panel) * G * 64 + (j % kI8Panel) * 4;
+      int32_t acc = 0;
+      for (size_t g = 0; g < G; ++g)
+        for (size_t t = 0; t < 4; ++t) acc += int32_t(qs[q][g * 4 + t]) * int32_t(c[g * 64 + t]);
+      // The same float operations, in the same order, as the VNNI kernel.
+      out[q * stride + j] = static_cast<float>(acc - sums[j] * 128) * (scales[j] * qscale[q]);
+    }
+}
+
+namespace {
+
 const Kernels kPortable = {"portable", dot_p, axpy_p, dot_rows_p, dot_rows_half_p, accumulate_rows_p, assign_rows_p, dots_panel8_p, kpp_pass_p, implicit_matvec_p};
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "scoring.h"
 
 #include <algorithm>
+#include <cstring>
+#include <string>
 #include <cmath>
 
 namespace clientele {
@@ -281,48 +283,45 @@ size_t top_k_half(const Kernels& K, const float* M, const uint16_t* H, size_t ro
   return static_cast<size_t>(count);
 }
 
-void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery* queries,
-                      size_t nq, size_t k, float max_norm, int32_t* idx, float* score, int32_t* counts,
-                      const RunContext& ctx) {
-  if (nq == 0) return;
-  std::vector<float> margins(nq, 0.0f);
+namespace {
+
+/**
+ * The approximate scan shared by the half-float and 8-bit copies: rows in blocks of `block` (a
+ * multiple of `panel`, the copy's rows per panel), threads on whole panels; for each block,
+ * `score_block(active, j0, m, buf)` writes the approximate scores of the active queries (their
+ * indices in `active`) for rows [j0, j0 + m) to buf[a·block + r]. Every row within margins[q] of
+ * the running k-th best is kept and rescored exactly in float32 from M, so the result is
+ * top_k's. A query with a null vector gets no results.
+ */
+template <typename ScoreBlock>
+void approximate_then_exact(const Kernels& K, const float* M, size_t rows, size_t d, const TopKQuery* queries, size_t nq,
+                            size_t k, const std::vector<float>& margins, size_t panel, size_t block, int32_t* idx,
+                            float* score, int32_t* counts, const RunContext& ctx, ScoreBlock score_block) {
   std::vector<std::vector<int32_t>> excluded(nq);
+  std::vector<size_t> active;
   for (size_t q = 0; q < nq; ++q) {
     if (!queries[q].query) continue;
-    margins[q] = half_margin(queries[q].query, d, max_norm);
+    active.push_back(q);
     excluded[q].assign(queries[q].exclude, queries[q].exclude + queries[q].n_exclude);
     std::sort(excluded[q].begin(), excluded[q].end());
   }
-  // Blocks of 256 half rows (32 KiB at d = 64) stay in L1/L2 while every query of the batch is
-  // scored against them: the half matrix is read from memory once per batch.
-  // Whole panels per block and per thread (H is in panels of kHalfPanel rows).
-  const size_t block =
-      std::min<size_t>(1024, std::max<size_t>(32, (32 * 1024) / std::max<size_t>(1, d * sizeof(uint16_t)))) / kHalfPanel * kHalfPanel;
   size_t t = static_cast<size_t>(std::max(1, ctx.threads));
   t = std::max<size_t>(1, std::min(t, rows / 8192));
-  const size_t panels = (rows + kHalfPanel - 1) / kHalfPanel;
+  const size_t panels = (rows + panel - 1) / panel;
   // parts[thread][query]: that thread's candidate rows.
   std::vector<std::vector<std::vector<int32_t>>> parts(t);
-  if (k > 0 && rows > 0) {
+  if (k > 0 && rows > 0 && !active.empty()) {
     parallel_for(static_cast<int>(t), panels, [&](int tid, size_t pb, size_t pe) {
-      const size_t b = pb * kHalfPanel, e = std::min(rows, pe * kHalfPanel);
+      const size_t b = pb * panel, e = std::min(rows, pe * panel);
       std::vector<HalfCandidates> cand;
       cand.reserve(nq);
       for (size_t q = 0; q < nq; ++q) cand.emplace_back(queries[q].query ? k : 0, margins[q], &excluded[q]);
-      // The queries with a vector, scored together against each block.
-      std::vector<const float*> active;
-      std::vector<size_t> which;
-      for (size_t q = 0; q < nq; ++q)
-        if (queries[q].query) {
-          active.push_back(queries[q].query);
-          which.push_back(q);
-        }
       std::vector<float> buf(block * active.size());
-      for (size_t j0 = b; j0 < e && !active.empty(); j0 += block) {
+      for (size_t j0 = b; j0 < e; j0 += block) {
         ctx.check_cancel();
-        size_t m = std::min(block, e - j0);
-        K.dot_rows_half(active.data(), active.size(), H + j0 * d, m, d, buf.data(), block);  // j0 starts a panel
-        for (size_t a = 0; a < active.size(); ++a) cand[which[a]].offer_block(buf.data() + a * block, m, static_cast<int32_t>(j0));
+        const size_t m = std::min(block, e - j0);
+        score_block(j0, m, buf.data());
+        for (size_t a = 0; a < active.size(); ++a) cand[active[a]].offer_block(buf.data() + a * block, m, static_cast<int32_t>(j0));
       }
       auto& out = parts[static_cast<size_t>(tid)];
       out.resize(nq);
@@ -345,6 +344,176 @@ void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_
     }
     counts[q] = static_cast<int32_t>(n);
   }
+}
+
+/** Rows per block: about 32 KiB of the copy (`row_bytes` per row), whole panels, 32–1024 rows. */
+size_t scan_block(size_t row_bytes, size_t panel) {
+  const size_t rows = std::min<size_t>(1024, std::max<size_t>(32, (32 * 1024) / std::max<size_t>(1, row_bytes)));
+  return std::max(panel, rows / panel * panel);
+}
+
+}  // namespace
+
+void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_t rows, size_t d, const TopKQuery* queries,
+                      size_t nq, size_t k, float max_norm, int32_t* idx, float* score, int32_t* counts,
+                      const RunContext& ctx) {
+  if (nq == 0) return;
+  std::vector<float> margins(nq, 0.0f);
+  std::vector<const float*> active;
+  for (size_t q = 0; q < nq; ++q) {
+    if (!queries[q].query) continue;
+    margins[q] = half_margin(queries[q].query, d, max_norm);
+    active.push_back(queries[q].query);
+  }
+  // Blocks of 256 half rows (32 KiB at d = 64) stay in L1/L2 while every query of the batch is
+  // scored against them: the half matrix is read from memory once per batch.
+  const size_t block = scan_block(d * sizeof(uint16_t), kHalfPanel);
+  approximate_then_exact(K, M, rows, d, queries, nq, k, margins, kHalfPanel, block, idx, score, counts, ctx,
+                         [&](size_t j0, size_t m, float* buf) {
+                           K.dot_rows_half(active.data(), active.size(), H + j0 * d, m, d, buf, block);  // j0 starts a panel
+                         });
+}
+
+// ---- 8-bit copies ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr uint32_t kI8Magic = 0x38514C43u;  // "CLQ8"
+constexpr uint32_t kI8Version = 1;
+
+struct I8Header {
+  uint32_t magic;
+  uint32_t version;
+  uint64_t rows;
+  uint64_t d;
+  float max_scale;
+  float max_scale_l1;
+  uint8_t reserved[kI8HeaderBytes - 32];
+};
+static_assert(sizeof(I8Header) == kI8HeaderBytes, "8-bit copy header size");
+
+size_t i8_code_bytes(size_t rows, size_t d) { return i8_panels(rows) * i8_groups(d) * 64; }
+
+}  // namespace
+
+size_t int8_copy_bytes(size_t rows, size_t d) {
+  return kI8HeaderBytes + i8_code_bytes(rows, d) + i8_panels(rows) * kI8Panel * (sizeof(float) + sizeof(int32_t));
+}
+
+double make_int8_copy(const float* M, size_t rows, size_t d, uint8_t* out) {
+  if (d == 0 || d > kI8MaxDim) return -1;
+  const size_t G = i8_groups(d), P = i8_panels(rows);
+  std::memset(out, 0, int8_copy_bytes(rows, d));
+  int8_t* codes = reinterpret_cast<int8_t*>(out + kI8HeaderBytes);
+  float* scales = reinterpret_cast<float*>(out + kI8HeaderBytes + i8_code_bytes(rows, d));
+  int32_t* sums = reinterpret_cast<int32_t*>(scales + P * kI8Panel);
+  double max_norm = 0, max_scale = 0, max_scale_l1 = 0;
+  for (size_t j = 0; j < rows; ++j) {
+    const float* y = M + j * d;
+    float m = 0;
+    double norm = 0;
+    for (size_t p = 0; p < d; ++p) {
+      if (!std::isfinite(y[p])) return -1;
+      m = std::max(m, std::fabs(y[p]));
+      norm += double(y[p]) * y[p];
+    }
+    // Each row on its own scale: code = round(y / s), |code| ≤ 127, so |y − s·code| ≤ s/2.
+    const float s = m > 0 ? m / 127.0f : 0.0f;
+    int8_t* c = codes + (j / kI8Panel) * G * 64 + (j % kI8Panel) * 4;
+    int32_t sum = 0, l1 = 0;
+    for (size_t p = 0; p < d && s > 0; ++p) {
+      const long v = std::lrint(y[p] / s);
+      const int8_t code = static_cast<int8_t>(std::max(-127L, std::min(127L, v)));
+      c[(p / 4) * 64 + p % 4] = code;
+      sum += code;
+      l1 += code < 0 ? -code : code;
+    }
+    scales[j] = s;
+    sums[j] = sum;
+    max_norm = std::max(max_norm, std::sqrt(norm));
+    max_scale = std::max(max_scale, double(s));
+    max_scale_l1 = std::max(max_scale_l1, double(s) * l1);
+  }
+  I8Header h{};
+  h.magic = kI8Magic;
+  h.version = kI8Version;
+  h.rows = rows;
+  h.d = d;
+  h.max_scale = static_cast<float>(max_scale);
+  h.max_scale_l1 = static_cast<float>(max_scale_l1);
+  std::memcpy(out, &h, sizeof h);
+  return max_norm;
+}
+
+bool read_int8_copy(const uint8_t* data, size_t bytes, size_t rows, size_t d, Int8Copy& out, std::string& why) {
+  if (d == 0 || d > kI8MaxDim) {
+    why = "an 8-bit copy needs 1 to " + std::to_string(kI8MaxDim) + " dimensions";
+    return false;
+  }
+  if (bytes != int8_copy_bytes(rows, d)) {
+    why = "length " + std::to_string(int8_copy_bytes(rows, d)) + " (as made by int8Copy for these items)";
+    return false;
+  }
+  I8Header h;
+  std::memcpy(&h, data, sizeof h);
+  if (h.magic != kI8Magic || h.version != kI8Version || h.rows != rows || h.d != d) {
+    why = "an 8-bit copy of these items (made by int8Copy)";
+    return false;
+  }
+  if (!(h.max_scale >= 0 && std::isfinite(h.max_scale) && h.max_scale_l1 >= 0 && std::isfinite(h.max_scale_l1))) {
+    why = "finite scale bounds in the copy's header";
+    return false;
+  }
+  out.codes = reinterpret_cast<const int8_t*>(data + kI8HeaderBytes);
+  out.scales = reinterpret_cast<const float*>(data + kI8HeaderBytes + i8_code_bytes(rows, d));
+  out.sums = reinterpret_cast<const int32_t*>(out.scales + i8_panels(rows) * kI8Panel);
+  out.max_scale = h.max_scale;
+  out.max_scale_l1 = h.max_scale_l1;
+  return true;
+}
+
+void top_k_batch_i8(const Kernels& K, DotRowsI8 scan, const float* M, const Int8Copy& C, size_t rows, size_t d,
+                    const TopKQuery* queries, size_t nq, size_t k, float max_norm, int32_t* idx, float* score,
+                    int32_t* counts, const RunContext& ctx) {
+  if (nq == 0) return;
+  const size_t G = i8_groups(d);
+  std::vector<float> margins(nq, 0.0f);
+  // Each query's 8-bit codes plus 128 (vpdpbusd multiplies unsigned by signed bytes; the kernel
+  // takes 128·Σ code back off with the row sums), zero-padded to whole groups of 4.
+  std::vector<uint8_t> codes;
+  std::vector<float> qscale;
+  for (size_t q = 0; q < nq; ++q)
+    if (queries[q].query) codes.resize(codes.size() + G * 4, 128);
+  for (size_t q = 0, a = 0; q < nq; ++q) {
+    const float* x = queries[q].query;
+    if (!x) continue;
+    float m = 0;
+    double l1 = 0, l2 = 0;
+    for (size_t p = 0; p < d; ++p) {
+      m = std::max(m, std::fabs(x[p]));
+      l1 += std::fabs(x[p]);
+      l2 += double(x[p]) * x[p];
+    }
+    const float s = m > 0 ? m / 127.0f : 0.0f;
+    for (size_t p = 0; p < d && s > 0; ++p)
+      codes[a * G * 4 + p] = static_cast<uint8_t>(128 + std::max(-127L, std::min(127L, std::lrint(x[p] / s))));
+    qscale.push_back(s);
+    ++a;
+    // |q·y − s_q·s_y·Σ q̃ ỹ| ≤ ‖q‖₁·s_y/2 + s_y·‖ỹ‖₁·s_q/2 for each row (the two roundings), bounded
+    // over rows by the copy's maxima; plus the float32 rounding of the scan's conversions and
+    // products and of the exact rescoring's dot product; doubled (see HalfCandidates) and padded.
+    const double quant = 1.01 * (C.max_scale * l1 / 2 + C.max_scale_l1 * s / 2);
+    const double rounding = 1e-6 * double(d) * (127.0 * s * 127.0 * C.max_scale + std::sqrt(l2) * max_norm);
+    margins[q] = static_cast<float>(2.2 * (quant + rounding) + 1e-30);
+  }
+  std::vector<const uint8_t*> active;
+  for (size_t a = 0; a < qscale.size(); ++a) active.push_back(codes.data() + a * G * 4);
+  const size_t block = scan_block(G * 4, kI8Panel);
+  approximate_then_exact(K, M, rows, d, queries, nq, k, margins, kI8Panel, block, idx, score, counts, ctx,
+                         [&](size_t j0, size_t m, float* buf) {
+                           scan(active.data(), qscale.data(), active.size(), C.codes + (j0 / kI8Panel) * G * 64,
+                                C.sums + j0, C.scales + j0, m, d, buf, block);
+                         });
 }
 
 void row_norms(const Kernels& K, const float* M, size_t rows, size_t d, float* out, const RunContext& ctx) {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "common.h"
 #include "kernels.h"
@@ -69,6 +70,42 @@ void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_
  * half_panel_length(rows, d) values); returns max row norm, or -1 when a value does not fit a half.
  */
 double to_half(const float* M, size_t n, size_t d, uint16_t* out);
+
+/** Widest rows an 8-bit copy takes: its 32-bit sums cannot overflow (255·127·4096 < 2³¹). */
+constexpr size_t kI8MaxDim = 4096;
+constexpr size_t kI8HeaderBytes = 64;
+
+/** An 8-bit copy's parts, as read_int8_copy finds them. */
+struct Int8Copy {
+  const int8_t* codes = nullptr;   // panel layout of kernels.h (kI8Panel)
+  const float* scales = nullptr;   // per row, padded to whole panels
+  const int32_t* sums = nullptr;   // Σ codes per row, padded
+  float max_scale = 0;             // max over rows of the row's scale
+  float max_scale_l1 = 0;          // max over rows of scale · Σ |codes|
+};
+
+/** Bytes of an 8-bit copy of rows × d (header, codes, scales, sums). */
+size_t int8_copy_bytes(size_t rows, size_t d);
+
+/**
+ * Writes the 8-bit copy of M (each row scaled by its largest |value| / 127 and rounded) into
+ * `out` (int8_copy_bytes(rows, d) bytes, 4-byte aligned). Returns the largest row norm, or -1
+ * when d is 0 or over kI8MaxDim or a value is not finite.
+ */
+double make_int8_copy(const float* M, size_t rows, size_t d, uint8_t* out);
+
+/** Finds the parts of an 8-bit copy of rows × d; false, with what was expected in `why`, when it is not one. */
+bool read_int8_copy(const uint8_t* data, size_t bytes, size_t rows, size_t d, Int8Copy& out, std::string& why);
+
+/**
+ * top_k_batch with the scan over an 8-bit copy C of M (by `scan`, see select_i8_kernel): each
+ * query keeps the rows whose approximate score is within the quantisation error bound of its
+ * running k-th best, and those are rescored in float32 from M. Same results as top_k_batch;
+ * max_norm = max ‖M[j]‖.
+ */
+void top_k_batch_i8(const Kernels& K, DotRowsI8 scan, const float* M, const Int8Copy& C, size_t rows, size_t d,
+                    const TopKQuery* queries, size_t nq, size_t k, float max_norm, int32_t* idx, float* score,
+                    int32_t* counts, const RunContext& ctx);
 
 /** ‖M[j]‖ for every row (0 rows stay 0). */
 void row_norms(const Kernels& K, const float* M, size_t rows, size_t d, float* out, const RunContext& ctx);

@@ -561,6 +561,106 @@ TEST(half_batch_scores_every_query_group_exactly) {
     }
 }
 
+/** The 8-bit scan kernels this machine can run: portable always, VNNI where present. */
+static std::vector<DotRowsI8> all_i8_kernels() {
+  std::vector<DotRowsI8> out{dot_rows_i8_portable};
+  if (i8_scan_is_fast()) out.push_back(select_i8_kernel(KernelChoice::Auto));
+  return out;
+}
+
+TEST(int8_copy_top_k_is_exact_for_every_kernel) {
+  // Odd row counts (partial last panel) and dimensions (partial last group of 4), batches that
+  // take every query group of the VNNI kernel, a null query, a zero query, a zero row, rows
+  // with one large value (coarse scale), exclusions and ties: the same results as float32.
+  for (size_t rows : {size_t(1), size_t(15), size_t(17), size_t(33), size_t(9011)})
+    for (size_t d : {size_t(1), size_t(3), size_t(5), size_t(64)}) {
+      auto M = random_vec(rows * d, 70 + rows + d);
+      if (rows > 20) {
+        for (size_t p = 0; p < d; ++p) M[7 * d + p] = 0;  // a zero row
+        M[11 * d] = 40.0f;                                // a row on a coarse scale
+        for (size_t p = 0; p < d; ++p) M[13 * d + p] = M[14 * d + p];  // a tie
+      }
+      if (rows > 1000) {
+        // 600 rows a hair apart: their order is below the quantisation step, so only the
+        // candidate margin and the float32 rescoring get it right (a zero margin fails here).
+        auto noise = random_vec(600 * d, 7);
+        for (size_t j = 0; j < 600; ++j)
+          for (size_t p = 0; p < d; ++p) M[(300 + j) * d + p] = 3.0f * M[300 * d + p] + 1e-4f * noise[j * d + p];
+      }
+      std::vector<uint8_t> C(int8_copy_bytes(rows, d));
+      float mn = static_cast<float>(make_int8_copy(M.data(), rows, d, C.data()));
+      CHECK(mn > 0);
+      Int8Copy view;
+      std::string why;
+      CHECK(read_int8_copy(C.data(), C.size(), rows, d, view, why));
+      for (size_t nq = 1; nq <= 9; ++nq) {
+        auto Q = random_vec(nq * d, 90 + nq);
+        if (nq == 7)
+          for (size_t p = 0; p < d; ++p) Q[3 * d + p] = 0;  // a zero query
+        std::vector<int32_t> ex{0, static_cast<int32_t>(rows / 2)};
+        std::vector<TopKQuery> tq(nq);
+        for (size_t i = 0; i < nq; ++i) tq[i] = TopKQuery{Q.data() + i * d, i % 2 ? ex.data() : nullptr, i % 2 ? ex.size() : 0};
+        if (nq == 6) tq[2].query = nullptr;
+        const size_t k = 5;
+        std::vector<int32_t> ia(nq * k), ib(nq * k), ca(nq), cb(nq);
+        std::vector<float> sa(nq * k), sb(nq * k);
+        for (const Kernels* K : all_kernels())
+          for (DotRowsI8 scan : all_i8_kernels())
+            for (int threads : {1, 2}) {
+              RunContext ctx;
+              ctx.threads = threads;
+              top_k_batch(*K, M.data(), rows, d, tq.data(), nq, k, ia.data(), sa.data(), ca.data(), ctx);
+              top_k_batch_i8(*K, scan, M.data(), view, rows, d, tq.data(), nq, k, mn, ib.data(), sb.data(), cb.data(), ctx);
+              for (size_t i = 0; i < nq; ++i) {
+                CHECK(ca[i] == cb[i]);
+                for (size_t t = 0; t < static_cast<size_t>(ca[i]); ++t) {
+                  CHECK_NEAR(sa[i * k + t], sb[i * k + t], 1e-5);
+                  // Another item only where it scores the same within rounding (the two paths sum in different orders).
+                  CHECK(ia[i * k + t] == ib[i * k + t] ||
+                        std::fabs(K->dot(Q.data() + i * d, M.data() + static_cast<size_t>(ib[i * k + t]) * d, d) - sa[i * k + t]) < 1e-5f);
+                }
+              }
+            }
+      }
+    }
+}
+
+TEST(int8_kernels_agree_bit_for_bit_and_copies_are_checked) {
+  size_t rows = 1000, d = 37;
+  auto M = random_vec(rows * d, 5);
+  std::vector<uint8_t> C(int8_copy_bytes(rows, d));
+  CHECK(make_int8_copy(M.data(), rows, d, C.data()) > 0);
+  Int8Copy v;
+  std::string why;
+  CHECK(read_int8_copy(C.data(), C.size(), rows, d, v, why));
+  // Another shape, length or a damaged header is refused, with what was expected.
+  CHECK(!read_int8_copy(C.data(), C.size(), rows - 1, d, v, why));
+  CHECK(!read_int8_copy(C.data(), C.size() - 1, rows, d, v, why));
+  CHECK(why.find("length") != std::string::npos);
+  std::vector<uint8_t> bad = C;
+  bad[0] ^= 1;
+  CHECK(!read_int8_copy(bad.data(), bad.size(), rows, d, v, why));
+  std::vector<float> inf = M;
+  inf[5] = std::numeric_limits<float>::infinity();
+  CHECK(make_int8_copy(inf.data(), rows, d, C.data()) < 0);
+  CHECK(make_int8_copy(M.data(), rows, kI8MaxDim + 1, C.data()) < 0);
+  CHECK(make_int8_copy(M.data(), rows, d, C.data()) > 0);
+  CHECK(read_int8_copy(C.data(), C.size(), rows, d, v, why));
+  std::vector<uint8_t> q(i8_groups(d) * 4 * 3);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<uint8_t>((i * 37) % 256);
+  const uint8_t* qs[3] = {q.data(), q.data() + i8_groups(d) * 4, q.data() + 2 * i8_groups(d) * 4};
+  float qscale[3] = {0.01f, 0.02f, 0.5f};
+  std::vector<float> a(3 * 1008, -1), b(3 * 1008, -1);
+  for (DotRowsI8 scan : all_i8_kernels()) {
+    std::vector<float>& out = scan == dot_rows_i8_portable ? a : b;
+    scan(qs, qscale, 3, v.codes, v.sums, v.scales, rows, d, out.data(), 1008);
+  }
+  if (all_i8_kernels().size() > 1) {
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == b[i]);  // and nothing past `rows` written
+    CHECK(a[1000] == -1 && b[1007] == -1);
+  }
+}
+
 TEST(score_pairs_and_crc32) {
   std::vector<float> U{1, 2, 3, 4}, V{1, 0, 0, 1}, ub{0.5f, 1}, vb{0, 2};
   std::vector<int32_t> u{0, 1}, i{1, 0};
