@@ -128,7 +128,7 @@ export async function startServer(
     }
     return new RequestContext(services, credentials.principal, requestId, logger);
   };
-  graphql = graphqlRoute({ apollo, context, begin: (req, res) => begin(req, res, '/graphql'), limitBytes: GRAPHQL_BODY_LIMIT_BYTES });
+  graphql = graphqlRoute({ apollo, context, begin: (req, res) => begin(req, res, '/graphql'), limitBytes: GRAPHQL_BODY_LIMIT_BYTES, logger });
   // The rest of /graphql (GET, compressed or other bodies) through Express, as before.
   app.use(
     '/graphql',

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers.js';
 
 // POST /graphql with a JSON body is served without Express (src/http/graphql-route.ts); other
-// requests to /graphql still go through Express. Both must answer alike.
+// requests to /graphql still go through Express. Both must answer alike (the direct route's 400
+// messages say more: what was wrong with the body).
 
 let app: TestApp;
 let key: string;
@@ -49,6 +50,12 @@ describe('the direct GraphQL route', () => {
     const scalar = await post('"{ __typename }"');
     expect(scalar.status).toBe(400);
     expect(((await scalar.json()) as { error: { message: string } }).error.message).toBe('request body: expected a JSON object or array');
+  });
+
+  it('accepts a body that starts with a byte-order mark, as express.json does', async () => {
+    const response = await post(`\uFEFF ${JSON.stringify({ query: '{ __typename }' })}`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
   });
 
   it('answers an empty body as Apollo does a missing one (400)', async () => {

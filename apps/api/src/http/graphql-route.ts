@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Context } from '../context.js';
+import type { Logger } from '../logger.js';
+import { requestLogger } from './request-log.js';
 
 /**
  * The common GraphQL request — POST /graphql with a plain JSON body — served by Apollo Server
@@ -24,6 +26,7 @@ export interface GraphqlRouteOptions {
   begin: (req: IncomingMessage, res: ServerResponse) => string;
   /** Largest body accepted, in bytes (as `express.json`'s limit). */
   limitBytes: number;
+  logger: Logger;
 }
 
 const JSON_TYPE = /^application\/json\s*(;\s*charset="?utf-8"?\s*)?$/i;
@@ -38,7 +41,7 @@ function direct(req: IncomingMessage): boolean {
   return JSON_TYPE.test(req.headers['content-type'] ?? '');
 }
 
-/** The same body as the Express app's error handler gives. */
+/** The body shape of the Express app's error handler (the messages here say more: what was wrong with the body). */
 function sendError(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ error: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR', message } });
   res.statusCode = status;
@@ -49,19 +52,20 @@ function sendError(res: ServerResponse, status: number, message: string): void {
 
 /** Returns a handler that serves a request and returns true, or returns false to pass it on. */
 export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { apollo, context, begin, limitBytes } = options;
+  const { apollo, context, begin, limitBytes, logger } = options;
 
   async function serve(req: IncomingMessage, res: ServerResponse, requestId: string, text: string): Promise<void> {
-    // As express.json (strict): an empty body is {}, anything but an object or array is refused.
+    // As express.json (strict): a byte-order mark is dropped, an empty body is {}, anything but
+    // an object or array is refused.
     let body: unknown = {};
-    const trimmed = text.trimStart();
+    const trimmed = text.replace(/^\uFEFF/, '').replace(/^[ \t\r\n]+/, '');
     if (trimmed !== '') {
       if (trimmed[0] !== '{' && trimmed[0] !== '[') {
         sendError(res, 400, 'request body: expected a JSON object or array');
         return;
       }
       try {
-        body = JSON.parse(text);
+        body = JSON.parse(trimmed);
       } catch (error) {
         sendError(res, 400, `request body: ${(error as Error).message}`);
         return;
@@ -118,6 +122,7 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
       const text = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
       serve(req, res, requestId, text).catch((error: unknown) => {
         // executeHTTPGraphQLRequest answers errors itself; this is a failure to write the answer.
+        requestLogger(logger, requestId).error({ err: error }, 'unhandled error');
         if (!res.headersSent) sendError(res, 500, 'Internal server error');
         else res.destroy(error as Error);
       });
