@@ -659,38 +659,33 @@ class ScorePairsJob : public Task {
   size_t out_slot_ = 0;
 };
 
-Napi::Value HalfCopy(const Napi::CallbackInfo& info) {
+/**
+ * halfCopy (Int8 = false) and int8Copy: the compact copies of an item matrix that the scans of
+ * topK and topKBatch read. Null when the copy cannot hold the values (a half beyond ±65000; an
+ * 8-bit copy of no rows, of more than kI8MaxDim dimensions or of non-finite values).
+ */
+template <bool Int8>
+Napi::Value CompactCopy(const Napi::CallbackInfo& info) {
   try {
-    Args a(info, "halfCopy");
+    Args a(info, Int8 ? "int8Copy" : "halfCopy");
     size_t d = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     View<float> items;
     size_t rows = read_matrix(a, nullptr, "items", d, items, true);
-    Napi::Uint16Array half = Napi::Uint16Array::New(info.Env(), half_panel_length(rows, d));
-    double max_norm = to_half(items.data, rows, d, rows ? half.Data() : nullptr);
+    Napi::Value copy;
+    double max_norm = 0;
+    if constexpr (Int8) {
+      if (rows == 0 || d > kI8MaxDim) return info.Env().Null();
+      Napi::Uint8Array bytes = Napi::Uint8Array::New(info.Env(), int8_copy_bytes(rows, d));
+      max_norm = make_int8_copy(items.data, rows, d, bytes.Data());
+      copy = bytes;
+    } else {
+      Napi::Uint16Array half = Napi::Uint16Array::New(info.Env(), half_panel_length(rows, d));
+      max_norm = to_half(items.data, rows, d, rows ? half.Data() : nullptr);
+      copy = half;
+    }
     if (max_norm < 0) return info.Env().Null();
     Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("half", half);
-    o.Set("maxNorm", max_norm);
-    return o;
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    rethrow_as_js(info.Env());
-  }
-}
-
-Napi::Value Int8CopyFn(const Napi::CallbackInfo& info) {
-  try {
-    Args a(info, "int8Copy");
-    size_t d = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
-    View<float> items;
-    size_t rows = read_matrix(a, nullptr, "items", d, items, true);
-    if (rows == 0 || d > kI8MaxDim) return info.Env().Null();
-    Napi::Uint8Array copy = Napi::Uint8Array::New(info.Env(), int8_copy_bytes(rows, d));
-    double max_norm = make_int8_copy(items.data, rows, d, copy.Data());
-    if (max_norm < 0) return info.Env().Null();
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("copy", copy);
+    o.Set(Int8 ? "copy" : "half", copy);
     o.Set("maxNorm", max_norm);
     return o;
   } catch (const Napi::Error&) {
@@ -736,8 +731,8 @@ void register_more(Napi::Env env, Napi::Object exports) {
   exports.Set("topKBatch", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Start<TopKBatchJob>(i, "topKBatch", false); }));
   exports.Set("similarItems", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Start<TopKBatchJob>(i, "similarItems", true); }));
   exports.Set("scorePairs", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Start<ScorePairsJob>(i, "scorePairs"); }));
-  exports.Set("halfCopy", Napi::Function::New(env, HalfCopy, "halfCopy"));
-  exports.Set("int8Copy", Napi::Function::New(env, Int8CopyFn, "int8Copy"));
+  exports.Set("halfCopy", Napi::Function::New(env, CompactCopy<false>, "halfCopy"));
+  exports.Set("int8Copy", Napi::Function::New(env, CompactCopy<true>, "int8Copy"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
 }
 

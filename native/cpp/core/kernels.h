@@ -167,16 +167,21 @@ inline size_t i8_panels(size_t rows) { return (rows + kI8Panel - 1) / kI8Panel; 
  * The 8-bit scan: for q < nq and j < rows (rows counted from the start of a panel),
  * out[q·stride + j] = (Σ_p qs[q][p]·code(j, p) − 128·sums[j]) · scales[j] · qscale[q], where
  * qs[q] holds i8_groups(d)·4 unsigned bytes (the query's 8-bit codes plus 128), codes starts at a
- * panel, and sums and scales are per row from that panel on (padded to whole panels).
+ * panel, and sums and scales are per row from that panel on (padded to whole panels). Also
+ * masks[q·stride / kI8Panel + panel]: bit r set when row panel·16 + r (< rows) scored at least
+ * floors[q] (or NaN), so the caller looks only at the few rows that can still make the top k.
  */
-using DotRowsI8 = void (*)(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
-                           const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride);
-void dot_rows_i8_portable(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
-                          const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride);
+using DotRowsI8 = void (*)(const uint8_t* const* qs, const float* qscale, const float* floors, size_t nq,
+                           const int8_t* codes, const int32_t* sums, const float* scales, size_t rows, size_t d,
+                           float* out, uint16_t* masks, size_t stride);
+void dot_rows_i8_portable(const uint8_t* const* qs, const float* qscale, const float* floors, size_t nq,
+                          const int8_t* codes, const int32_t* sums, const float* scales, size_t rows, size_t d,
+                          float* out, uint16_t* masks, size_t stride);
 #ifdef CLIENTELE_HAVE_AVX512_TU
 /** dot_rows_i8 with AVX-512 VNNI (kernels_avx512.cpp); same results, bit for bit. */
-void dot_rows_i8_vnni(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
-                      const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride);
+void dot_rows_i8_vnni(const uint8_t* const* qs, const float* qscale, const float* floors, size_t nq,
+                      const int8_t* codes, const int32_t* sums, const float* scales, size_t rows, size_t d,
+                      float* out, uint16_t* masks, size_t stride);
 #endif
 
 }  // namespace clientele

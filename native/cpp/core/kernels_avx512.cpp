@@ -16,8 +16,9 @@ namespace {
  * into 16 row sums. NQ·NP accumulators are independent chains.
  */
 template <int NQ, int NP>
-size_t i8_panels_pass(const uint8_t* const* qs, const float* qscale, const int8_t* codes, const int32_t* sums,
-                      const float* scales, size_t rows, size_t d, float* out, size_t stride, size_t b) {
+size_t i8_panels_pass(const uint8_t* const* qs, const float* qscale, const float* floors, const int8_t* codes,
+                      const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, uint16_t* masks,
+                      size_t stride, size_t b) {
   const size_t G = i8_groups(d);
   const size_t panels = i8_panels(rows);
   for (; b + NP <= panels; b += NP) {
@@ -48,8 +49,11 @@ size_t i8_panels_pass(const uint8_t* const* qs, const float* qscale, const int8_
       const __mmask16 keep = j + kI8Panel <= rows ? __mmask16(0xFFFF) : __mmask16((1u << (rows - j)) - 1u);
 #pragma GCC unroll 16
       for (int q = 0; q < NQ; ++q) {
-        const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[q][n], corr));
-        _mm512_mask_storeu_ps(out + static_cast<size_t>(q) * stride + j, keep, _mm512_mul_ps(v, _mm512_mul_ps(sc, _mm512_set1_ps(qscale[q]))));
+        const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[q][n], corr)), _mm512_mul_ps(sc, _mm512_set1_ps(qscale[q])));
+        _mm512_mask_storeu_ps(out + static_cast<size_t>(q) * stride + j, keep, v);
+        // Not less than the floor (NaN included, as the portable kernel's !(v < floor)).
+        masks[static_cast<size_t>(q) * (stride / kI8Panel) + b + static_cast<size_t>(n)] =
+            static_cast<uint16_t>(_mm512_mask_cmp_ps_mask(keep, v, _mm512_set1_ps(floors[q]), _CMP_NLT_UQ));
       }
     }
   }
@@ -57,22 +61,26 @@ size_t i8_panels_pass(const uint8_t* const* qs, const float* qscale, const int8_
 }
 
 template <int NQ, int NP>
-void i8_queries(const uint8_t* const* qs, const float* qscale, const int8_t* codes, const int32_t* sums,
-                const float* scales, size_t rows, size_t d, float* out, size_t stride) {
-  size_t b = i8_panels_pass<NQ, NP>(qs, qscale, codes, sums, scales, rows, d, out, stride, 0);
-  i8_panels_pass<NQ, 1>(qs, qscale, codes, sums, scales, rows, d, out, stride, b);
+void i8_queries(const uint8_t* const* qs, const float* qscale, const float* floors, const int8_t* codes,
+                const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, uint16_t* masks,
+                size_t stride) {
+  size_t b = i8_panels_pass<NQ, NP>(qs, qscale, floors, codes, sums, scales, rows, d, out, masks, stride, 0);
+  i8_panels_pass<NQ, 1>(qs, qscale, floors, codes, sums, scales, rows, d, out, masks, stride, b);
 }
 
 }  // namespace
 
-void dot_rows_i8_vnni(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
-                      const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride) {
+void dot_rows_i8_vnni(const uint8_t* const* qs, const float* qscale, const float* floors, size_t nq,
+                      const int8_t* codes, const int32_t* sums, const float* scales, size_t rows, size_t d,
+                      float* out, uint16_t* masks, size_t stride) {
+  const size_t ms = stride / kI8Panel;
   size_t q = 0;
-  for (; q + 4 <= nq; q += 4) i8_queries<4, 4>(qs + q, qscale + q, codes, sums, scales, rows, d, out + q * stride, stride);
+  for (; q + 4 <= nq; q += 4)
+    i8_queries<4, 4>(qs + q, qscale + q, floors + q, codes, sums, scales, rows, d, out + q * stride, masks + q * ms, stride);
   switch (nq - q) {
-    case 3: i8_queries<3, 4>(qs + q, qscale + q, codes, sums, scales, rows, d, out + q * stride, stride); break;
-    case 2: i8_queries<2, 4>(qs + q, qscale + q, codes, sums, scales, rows, d, out + q * stride, stride); break;
-    case 1: i8_queries<1, 8>(qs + q, qscale + q, codes, sums, scales, rows, d, out + q * stride, stride); break;
+    case 3: i8_queries<3, 4>(qs + q, qscale + q, floors + q, codes, sums, scales, rows, d, out + q * stride, masks + q * ms, stride); break;
+    case 2: i8_queries<2, 4>(qs + q, qscale + q, floors + q, codes, sums, scales, rows, d, out + q * stride, masks + q * ms, stride); break;
+    case 1: i8_queries<1, 8>(qs + q, qscale + q, floors + q, codes, sums, scales, rows, d, out + q * stride, masks + q * ms, stride); break;
     default: break;
   }
 }

@@ -147,18 +147,23 @@ void implicit_matvec_p(const float* A, const float* Y, const int32_t* idx, const
 
 }  // namespace
 
-void dot_rows_i8_portable(const uint8_t* const* qs, const float* qscale, size_t nq, const int8_t* codes,
-                          const int32_t* sums, const float* scales, size_t rows, size_t d, float* out, size_t stride) {
+void dot_rows_i8_portable(const uint8_t* const* qs, const float* qscale, const float* floors, size_t nq,
+                          const int8_t* codes, const int32_t* sums, const float* scales, size_t rows, size_t d,
+                          float* out, uint16_t* masks, size_t stride) {
   const size_t G = i8_groups(d);
-  for (size_t q = 0; q < nq; ++q)
+  for (size_t q = 0; q < nq; ++q) {
+    for (size_t b = 0; b < i8_panels(rows); ++b) masks[q * (stride / kI8Panel) + b] = 0;
     for (size_t j = 0; j < rows; ++j) {
       const int8_t* c = codes + (j / kI8Panel) * G * 64 + (j % kI8Panel) * 4;
       int32_t acc = 0;
       for (size_t g = 0; g < G; ++g)
         for (size_t t = 0; t < 4; ++t) acc += int32_t(qs[q][g * 4 + t]) * int32_t(c[g * 64 + t]);
       // The same float operations, in the same order, as the VNNI kernel.
-      out[q * stride + j] = static_cast<float>(acc - sums[j] * 128) * (scales[j] * qscale[q]);
+      const float v = static_cast<float>(acc - sums[j] * 128) * (scales[j] * qscale[q]);
+      out[q * stride + j] = v;
+      if (!(v < floors[q])) masks[q * (stride / kI8Panel) + j / kI8Panel] |= uint16_t(1u << (j % kI8Panel));
     }
+  }
 }
 
 namespace {

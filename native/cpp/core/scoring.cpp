@@ -243,21 +243,18 @@ class HalfCandidates {
       floor_ = heap_.front();
     }
   }
+  /** Rows scoring below this cannot make the top k (for now: it only rises). */
+  float threshold() const { return floor_ - margin_; }
   /**
-   * s[0..m) for rows j0.. in order. Stretches of 8 with none at the threshold (the common case once
-   * the heap is full) are skipped with one vectorisable test; the threshold only rises, so testing
-   * against its value at the start of a stretch keeps every row offer() would.
+   * s[0..m) for rows j0.. in order, looking only at the rows whose bit is set in masks[panel]
+   * (bit r of panel p: row p·panel + r reached threshold() as it was before the block).
    */
-  void offer_block(const float* s, size_t m, int32_t j0) {
-    size_t r = 0;
-    for (; r + 8 <= m; r += 8) {
-      const float t = floor_ - margin_;
-      bool any = false;
-      for (size_t i = 0; i < 8; ++i) any |= !(s[r + i] < t);
-      if (!any) continue;
-      for (size_t i = 0; i < 8; ++i) offer(s[r + i], j0 + static_cast<int32_t>(r + i));
-    }
-    for (; r < m; ++r) offer(s[r], j0 + static_cast<int32_t>(r));
+  void offer_masked(const float* s, int32_t j0, const uint16_t* masks, size_t panels, size_t panel) {
+    for (size_t p = 0; p < panels; ++p)
+      for (uint32_t bits = masks[p]; bits != 0; bits &= bits - 1) {
+        const size_t r = p * panel + static_cast<size_t>(__builtin_ctz(bits));
+        offer(s[r], j0 + static_cast<int32_t>(r));
+      }
   }
   const std::vector<int32_t>& rows() const { return cand_; }
 
@@ -288,8 +285,9 @@ namespace {
 /**
  * The approximate scan shared by the half-float and 8-bit copies: rows in blocks of `block` (a
  * multiple of `panel`, the copy's rows per panel), threads on whole panels; for each block,
- * `score_block(active, j0, m, buf)` writes the approximate scores of the active queries (their
- * indices in `active`) for rows [j0, j0 + m) to buf[a·block + r]. Every row within margins[q] of
+ * `score_block(j0, m, buf, floors, masks)` writes the approximate scores of the queries with a
+ * vector (a-th of them) for rows [j0, j0 + m) to buf[a·block + r], and in masks[a·block/panel + p]
+ * bit r for each row p·panel + r (< m) that scored at least floors[a]. Every row within margins[q] of
  * the running k-th best is kept and rescored exactly in float32 from M, so the result is
  * top_k's. A query with a null vector gets no results.
  */
@@ -316,12 +314,16 @@ void approximate_then_exact(const Kernels& K, const float* M, size_t rows, size_
       std::vector<HalfCandidates> cand;
       cand.reserve(nq);
       for (size_t q = 0; q < nq; ++q) cand.emplace_back(queries[q].query ? k : 0, margins[q], &excluded[q]);
-      std::vector<float> buf(block * active.size());
+      std::vector<float> buf(block * active.size()), floors(active.size());
+      std::vector<uint16_t> masks(block / panel * active.size());
       for (size_t j0 = b; j0 < e; j0 += block) {
         ctx.check_cancel();
         const size_t m = std::min(block, e - j0);
-        score_block(j0, m, buf.data());
-        for (size_t a = 0; a < active.size(); ++a) cand[active[a]].offer_block(buf.data() + a * block, m, static_cast<int32_t>(j0));
+        for (size_t a = 0; a < active.size(); ++a) floors[a] = cand[active[a]].threshold();
+        score_block(j0, m, buf.data(), floors.data(), masks.data());
+        for (size_t a = 0; a < active.size(); ++a)
+          cand[active[a]].offer_masked(buf.data() + a * block, static_cast<int32_t>(j0), masks.data() + a * (block / panel),
+                                       (m + panel - 1) / panel, panel);
       }
       auto& out = parts[static_cast<size_t>(tid)];
       out.resize(nq);
@@ -369,8 +371,15 @@ void top_k_batch_half(const Kernels& K, const float* M, const uint16_t* H, size_
   // scored against them: the half matrix is read from memory once per batch.
   const size_t block = scan_block(d * sizeof(uint16_t), kHalfPanel);
   approximate_then_exact(K, M, rows, d, queries, nq, k, margins, kHalfPanel, block, idx, score, counts, ctx,
-                         [&](size_t j0, size_t m, float* buf) {
+                         [&](size_t j0, size_t m, float* buf, const float* floors, uint16_t* masks) {
                            K.dot_rows_half(active.data(), active.size(), H + j0 * d, m, d, buf, block);  // j0 starts a panel
+                           for (size_t a = 0; a < active.size(); ++a)
+                             for (size_t p = 0; p * kHalfPanel < m; ++p) {
+                               uint16_t bits = 0;
+                               for (size_t r = 0; r < kHalfPanel && p * kHalfPanel + r < m; ++r)
+                                 bits |= static_cast<uint16_t>(!(buf[a * block + p * kHalfPanel + r] < floors[a])) << r;
+                               masks[a * (block / kHalfPanel) + p] = bits;
+                             }
                          });
 }
 
@@ -510,9 +519,9 @@ void top_k_batch_i8(const Kernels& K, DotRowsI8 scan, const float* M, const Int8
   for (size_t a = 0; a < qscale.size(); ++a) active.push_back(codes.data() + a * G * 4);
   const size_t block = scan_block(G * 4, kI8Panel);
   approximate_then_exact(K, M, rows, d, queries, nq, k, margins, kI8Panel, block, idx, score, counts, ctx,
-                         [&](size_t j0, size_t m, float* buf) {
-                           scan(active.data(), qscale.data(), active.size(), C.codes + (j0 / kI8Panel) * G * 64,
-                                C.sums + j0, C.scales + j0, m, d, buf, block);
+                         [&](size_t j0, size_t m, float* buf, const float* floors, uint16_t* masks) {
+                           scan(active.data(), qscale.data(), floors, active.size(), C.codes + (j0 / kI8Panel) * G * 64,
+                                C.sums + j0, C.scales + j0, m, d, buf, masks, block);
                          });
 }
 

@@ -651,12 +651,21 @@ TEST(int8_kernels_agree_bit_for_bit_and_copies_are_checked) {
   const uint8_t* qs[3] = {q.data(), q.data() + i8_groups(d) * 4, q.data() + 2 * i8_groups(d) * 4};
   float qscale[3] = {0.01f, 0.02f, 0.5f};
   std::vector<float> a(3 * 1008, -1), b(3 * 1008, -1);
+  std::vector<uint16_t> ma(3 * 63, 0xAAAA), mb(3 * 63, 0x5555);
+  const float floors[3] = {0.0f, -std::numeric_limits<float>::infinity(), 1e30f};
   for (DotRowsI8 scan : all_i8_kernels()) {
-    std::vector<float>& out = scan == dot_rows_i8_portable ? a : b;
-    scan(qs, qscale, 3, v.codes, v.sums, v.scales, rows, d, out.data(), 1008);
+    const bool portable = scan == dot_rows_i8_portable;
+    scan(qs, qscale, floors, 3, v.codes, v.sums, v.scales, rows, d, (portable ? a : b).data(), (portable ? ma : mb).data(), 1008);
   }
+  // The masks say which rows reached each query's floor, and no row past `rows`.
+  for (size_t q = 0; q < 3; ++q)
+    for (size_t j = 0; j < 1008; ++j) {
+      const bool bit = (ma[q * 63 + j / 16] >> (j % 16)) & 1u;
+      CHECK(bit == (j < rows && !(a[q * 1008 + j] < floors[q])));
+    }
   if (all_i8_kernels().size() > 1) {
     for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == b[i]);  // and nothing past `rows` written
+    for (size_t i = 0; i < ma.size(); ++i) CHECK(ma[i] == mb[i]);
     CHECK(a[1000] == -1 && b[1007] == -1);
   }
 }
