@@ -91,7 +91,9 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
   it('refuses buffers that could shrink or move under the addon, instead of reading freed memory', async () => {
     const native = loadNative();
     // A resizable ArrayBuffer could be shrunk while a worker reads it.
-    const resizable = new ArrayBuffer(16, { maxByteLength: 64 } as ArrayBufferOptions);
+    // (Node 20 has resizable buffers; the ES2022 lib types do not know the constructor's options.)
+    const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+    const resizable = new Resizable(16, { maxByteLength: 64 });
     const items = new Float32Array(resizable);
     expect(((await settle(() => native.topKBatch({ queries: f32(2), items, dim: 2, k: 1 }))) as Error).message).toMatch(/resizable/);
     expect(() => native.topK({ query: f32(2), items, dim: 2, k: 1 })).toThrow(/resizable/);
@@ -102,14 +104,14 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
       dim: 2,
       k: 1,
       get threads() {
-        structuredClone(target.buffer, { transfer: [target.buffer] });
+        structuredClone(target.buffer, { transfer: [target.buffer as ArrayBuffer] });
         return 1;
       },
     });
     expect(() => native.topK(detaching(new Float32Array(8)))).toThrow(/detached or moved/);
     const batch = new Float32Array(8);
     const options = Object.defineProperties({ queries: f32(2), items: batch, dim: 2 }, Object.getOwnPropertyDescriptors({ get k() {
-      structuredClone(batch.buffer, { transfer: [batch.buffer] });
+      structuredClone(batch.buffer, { transfer: [batch.buffer as ArrayBuffer] });
       return 1;
     } }));
     expect(((await settle(() => native.topKBatch(options as never))) as Error).message).toMatch(/detached or moved/);
