@@ -404,7 +404,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
     float max_norm = 0;
     const bool has_i8 = cand.data == nullptr && read_int8(a, rows, d, i8data, i8, max_norm);
     const bool has_half = !has_i8 && cand.data == nullptr && read_half_copy(a, rows, d, h, max_norm);
-    const DotRowsI8 scan = a.i8_kernel();
+    const DotRowsI8 scan = has_i8 ? a.i8_kernel() : dot_rows_i8_portable;
     a.verify_unchanged();
     if (has_i8 || has_half) {
       size_t got = 0;

@@ -13,7 +13,7 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n > 256 ? 256 : n);
 }
 
-CpuInfo detect_cpu() {
+static CpuInfo detect_cpu_once() {
   CpuInfo info;
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
@@ -26,6 +26,12 @@ CpuInfo detect_cpu() {
   info.avx512vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                     __builtin_cpu_supports("avx512vnni");
 #endif
+  return info;
+}
+
+// Kernel selection runs on every scoring call: the CPU is asked once.
+CpuInfo detect_cpu() {
+  static const CpuInfo info = detect_cpu_once();
   return info;
 }
 

@@ -223,9 +223,9 @@ float half_margin(const float* query, size_t d, float max_norm) {
  * score is within `margin` of the running k-th best, i.e. every row that could be in the exact
  * top-k. Excluded rows (sorted) are never kept.
  */
-class HalfCandidates {
+class ScanCandidates {
  public:
-  HalfCandidates(size_t k, float margin, const std::vector<int32_t>* excluded) : k_(k), margin_(margin), excl_(excluded) {
+  ScanCandidates(size_t k, float margin, const std::vector<int32_t>* excluded) : k_(k), margin_(margin), excl_(excluded) {
     heap_.reserve(k);
   }
   inline void offer(float s, int32_t j) {
@@ -311,7 +311,7 @@ void approximate_then_exact(const Kernels& K, const float* M, size_t rows, size_
   if (k > 0 && rows > 0 && !active.empty()) {
     parallel_for(static_cast<int>(t), panels, [&](int tid, size_t pb, size_t pe) {
       const size_t b = pb * panel, e = std::min(rows, pe * panel);
-      std::vector<HalfCandidates> cand;
+      std::vector<ScanCandidates> cand;
       cand.reserve(nq);
       for (size_t q = 0; q < nq; ++q) cand.emplace_back(queries[q].query ? k : 0, margins[q], &excluded[q]);
       std::vector<float> buf(block * active.size()), floors(active.size());
@@ -510,7 +510,7 @@ void top_k_batch_i8(const Kernels& K, DotRowsI8 scan, const float* M, const Int8
     ++a;
     // |q·y − s_q·s_y·Σ q̃ ỹ| ≤ ‖q‖₁·s_y/2 + s_y·‖ỹ‖₁·s_q/2 for each row (the two roundings), bounded
     // over rows by the copy's maxima; plus the float32 rounding of the scan's conversions and
-    // products and of the exact rescoring's dot product; doubled (see HalfCandidates) and padded.
+    // products and of the exact rescoring's dot product; doubled (see ScanCandidates) and padded.
     const double quant = 1.01 * (C.max_scale * l1 / 2 + C.max_scale_l1 * s / 2);
     const double rounding = 1e-6 * double(d) * (127.0 * s * 127.0 * C.max_scale + std::sqrt(l2) * max_norm);
     margins[q] = static_cast<float>(2.2 * (quant + rounding) + 1e-30);
