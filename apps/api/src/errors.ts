@@ -79,3 +79,8 @@ export function isInternal(error: unknown): boolean {
   }
   return true;
 }
+
+/** The code of a plain HTTP error answer ({ error: { code, message } }) for its status. */
+export function httpErrorCode(status: number): 'NOT_FOUND' | 'BAD_REQUEST' | 'INTERNAL_SERVER_ERROR' {
+  return status === 404 ? 'NOT_FOUND' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+}

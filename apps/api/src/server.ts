@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Context, Services } from './context.js';
-import { graphqlError } from './errors.js';
+import { graphqlError, httpErrorCode } from './errors.js';
 import { createApolloServer } from './graphql/apollo.js';
 import { authRoutes } from './http/auth-routes.js';
 import { importRoutes } from './http/import-route.js';
@@ -144,7 +144,7 @@ export async function startServer(
     if (res.headersSent) return;
     const message =
       status === 404 ? 'not found' : status === 413 ? 'request body too large' : status < 500 ? (error as Error).message : 'Internal server error';
-    res.status(status).json({ error: { code: status === 404 ? 'NOT_FOUND' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR', message } });
+    res.status(status).json({ error: { code: httpErrorCode(status), message } });
   });
 
   const port = options.port ?? config.port;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Context } from '../context.js';
+import { httpErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { requestLogger } from './request-log.js';
 
@@ -43,7 +44,7 @@ function direct(req: IncomingMessage): boolean {
 
 /** The body shape of the Express app's error handler (the messages here say more: what was wrong with the body). */
 function sendError(res: ServerResponse, status: number, message: string): void {
-  const body = JSON.stringify({ error: { code: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR', message } });
+  const body = JSON.stringify({ error: { code: httpErrorCode(status), message } });
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
