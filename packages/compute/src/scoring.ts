@@ -64,12 +64,15 @@ export interface ItemScorerOptions {
   compact?: boolean;
 }
 
+/** A compact copy of item factors, as the addon's topK and topKBatch take it. */
+type CompactCopy = { itemsInt8: Uint8Array; maxNorm: number } | { itemsHalf: Uint16Array; maxNorm: number };
+
 /**
  * The compact copy of item factors for the scans: 8-bit where the scan runs on VNNI (and d ≤
  * 4,096), else half-float; null when neither fits (values beyond the half range, |v| > 65000),
  * and then the scans read the float32 factors.
  */
-function compactCopy(items: Float32Array, dim: number): { itemsInt8: Uint8Array; maxNorm: number } | { itemsHalf: Uint16Array; maxNorm: number } | null {
+function compactCopy(items: Float32Array, dim: number): CompactCopy | null {
   if (native().cpuFeatures().int8ScanFast) {
     const i8 = native().int8Copy({ items, dim });
     if (i8) return { itemsInt8: i8.copy, maxNorm: i8.maxNorm };
@@ -81,7 +84,7 @@ function compactCopy(items: Float32Array, dim: number): { itemsInt8: Uint8Array;
 export class ItemScorer {
   readonly count: number;
   /** The compact copy the scans read (see ItemScorerOptions.compact), as the addon takes it. */
-  private readonly copy: { itemsInt8: Uint8Array; maxNorm: number } | { itemsHalf: Uint16Array; maxNorm: number } | null;
+  private readonly copy: CompactCopy | null;
 
   constructor(
     readonly itemFactors: Float32Array,
