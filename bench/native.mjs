@@ -341,8 +341,8 @@ if (want('topk')) {
     p50ms: p(0.5) * 1000,
     p99ms: p(0.99) * 1000,
   });
-  // Batches, as the API scores concurrent requests: one pass over the half-float copy for all
-  // of them, one thread. Per-query time falls with the batch while the scan is memory-bound,
+  // Batches, as the API scores concurrent requests: one pass over the compact copy (8-bit on
+  // AVX-512 VNNI, else half-float; cpuFeatures().int8ScanFast says which) for all of them, one thread. Per-query time falls with the batch while the scan is memory-bound,
   // then levels off where it is bound by the multiply-adds (B × 100k × 64 per batch).
   const perQuery = {};
   for (const batch of [1, 4, 16, 32]) {
@@ -358,7 +358,7 @@ if (want('topk')) {
     runs.sort((a, b) => a - b);
     perQuery[`B${batch}ms`] = (runs[20] / batch) * 1000;
   }
-  record({ case: 'top-10 batches of 1/4/16/32 users, per user (1 thread)', seconds: perQuery.B16ms / 1000, threads: 1, ...perQuery });
+  record({ case: 'top-10 batches of 1/4/16/32 users, per user (1 thread)', seconds: perQuery.B16ms / 1000, threads: 1, copy: features.int8ScanFast ? '8-bit' : 'half', ...perQuery });
 }
 
 mkdirSync(path.join(here, 'results'), { recursive: true });
