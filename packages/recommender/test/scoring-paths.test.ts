@@ -1,0 +1,104 @@
+import { seededRandom } from '@clientele/compute';
+import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelServer, activateModelVersion, saveModelVersion } from '../src/index.js';
+import { syntheticArtifact } from './synthetic.js';
+
+// A request that finds the server quiet is scored on the event loop; concurrent ones are
+// batched on the native threads. Both paths must give the same lists, seen items excluded.
+
+const CUSTOMERS = 24;
+const ITEMS = 500;
+const F = 8;
+
+describe('the two scoring paths of the model server', () => {
+  let database: TestDatabase;
+  const servers: ModelServer[] = [];
+  const customers = Array.from({ length: CUSTOMERS }, (_, i) => `c${i}`);
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const db = database.db;
+    await db.execute(sql`INSERT INTO customers (external_id) SELECT 'c' || n FROM generate_series(0, ${CUSTOMERS - 1}) AS n`);
+    await db.execute(sql`INSERT INTO items (external_id, title) SELECT 'i' || n, 'Item ' || n FROM generate_series(0, ${ITEMS - 1}) AS n`);
+    const users = (await db.execute(sql`SELECT id FROM customers ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
+    const items = (await db.execute(sql`SELECT id FROM items ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
+    const random = seededRandom(11);
+    const userFactors = Float32Array.from({ length: CUSTOMERS * F }, () => random() - 0.5);
+    const itemFactors = Float32Array.from({ length: ITEMS * F }, () => random() - 0.5);
+    // Every customer has seen a few items since training (the snapshot's newest id is 0).
+    await db.execute(sql`INSERT INTO interactions (customer_id, item_id, type, occurred_at)
+      SELECT c.id, i.id, 'view', now() FROM customers c JOIN items i ON (i.id + c.id) % 37 = 0`);
+    const artifact = syntheticArtifact({
+      factors: F,
+      userFactors,
+      itemFactors,
+      userIds: Float64Array.from(users.rows.map((r) => Number(r.id))),
+      itemIds: Float64Array.from(items.rows.map((r) => Number(r.id))),
+    });
+    const version = await saveModelVersion(
+      db,
+      {
+        kind: 'implicit',
+        params: { synthetic: true },
+        data: { customers: CUSTOMERS, items: ITEMS, pairs: 0, maxInteractionId: 0, segments: [0] },
+        metrics: {},
+        primaryMetric: 'precision@10',
+        primaryValue: null,
+        search: null,
+        trainingSeconds: 0,
+        jobId: null,
+        createdBy: 'test',
+      },
+      artifact,
+    );
+    await activateModelVersion(db, version.version, { type: 'system', name: 'test' });
+  });
+
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+    await database?.close();
+  });
+
+  const serve = (options: ConstructorParameters<typeof ModelServer>[1]) => {
+    const server = new ModelServer(database, { pollMs: 60_000, catalogueMs: 60_000, ...options });
+    servers.push(server);
+    return server;
+  };
+  const lists = (results: { items: { itemId: number; score: number }[] }[]) => results.map((r) => r.items.map((i) => [i.itemId, i.score]));
+
+  it('gives the same lists scored alone on the event loop and batched on native threads', async () => {
+    const quiet = serve({ inlineAfterIdleMs: 0 });
+    await quiet.start();
+    const alone = [];
+    for (const c of customers) alone.push(await quiet.recommend(c, 10));
+    expect(quiet.stats.inline).toBe(CUSTOMERS);
+    expect(quiet.stats.batches).toBe(0);
+
+    const batched = serve({ inlineAfterIdleMs: Number.POSITIVE_INFINITY });
+    await batched.start();
+    const together = await Promise.all(customers.map((c) => batched.recommend(c, 10)));
+    expect(batched.stats.inline).toBe(0);
+    expect(batched.stats.requests).toBe(CUSTOMERS);
+    expect(batched.stats.batches).toBeLessThan(CUSTOMERS);
+
+    expect(lists(together)).toEqual(lists(alone));
+    // Seen items are excluded on both paths, so lists differ from customer to customer.
+    expect(alone.every((r) => r.items.length === 10)).toBe(true);
+    const seen = (await database.db.execute(sql`SELECT count(*)::int AS n FROM interactions`)) as unknown as { rows: { n: number }[] };
+    expect(seen.rows[0]?.n).toBeGreaterThan(0);
+  });
+
+  it('mixes the paths under a burst without changing a list', async () => {
+    const reference = serve({ inlineAfterIdleMs: 0 });
+    const alone = [];
+    for (const c of customers) alone.push(await reference.recommend(c, 5));
+    const server = serve({});
+    const burst = await Promise.all(customers.map((c) => server.recommend(c, 5)));
+    // The first request found the server quiet; how the rest split depends on timing.
+    expect(server.stats.inline).toBeGreaterThanOrEqual(1);
+    expect(server.stats.inline + server.stats.requests).toBe(CUSTOMERS);
+    expect(lists(burst)).toEqual(lists(alone));
+  });
+});
