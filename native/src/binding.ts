@@ -15,7 +15,11 @@ export interface RawCommon {
   /** Worker threads; 0 or absent = all cores. */
   threads?: number;
   kernel?: KernelName;
-  /** Set element 0 to non-zero (Atomics.store) to cancel between iterations. */
+  /**
+   * A flag made by cancelFlag(): set element 0 to non-zero (Atomics.store) to cancel between
+   * iterations. Any other Int32Array is refused (RangeError): the worker reads the flag while
+   * the call runs, so its memory must be the addon's.
+   */
   cancel?: Int32Array;
   onProgress?: (p: RawProgress) => void;
 }
@@ -226,4 +230,13 @@ export interface NativeBinding {
   halfCopy(o: { items: Float32Array; dim: number }): { half: Uint16Array; maxNorm: number } | null;
   /** 8-bit copy (per-row scale); null for no rows, more than 4,096 dimensions or non-finite values. */
   int8Copy(o: { items: Float32Array; dim: number }): { copy: Uint8Array; maxNorm: number } | null;
+  /**
+   * A copy of the array in memory the addon owns. Asynchronous calls copy their typed-array
+   * inputs when they start (so nothing JavaScript does to them later reaches the worker), except
+   * memory made here, by halfCopy, int8Copy or cancelFlag, which they share instead: use it for
+   * large inputs passed to many calls (an item matrix).
+   */
+  pin<T extends Float32Array | Int32Array | Uint8Array | Uint16Array>(array: T): T;
+  /** An Int32Array(1) for the `cancel` option. */
+  cancelFlag(): Int32Array;
 }

@@ -1,5 +1,8 @@
 // The C++ side re-checks every argument: raw calls that bypass @clientele/compute's validation
 // must throw (or reject with) JS errors, never crash the process.
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import { describe, expect, it } from 'vitest';
 
 import { isNativeBuilt, loadNative } from '../src/index.js';
@@ -153,9 +156,59 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
 
   it('survives a cancelled call whose inputs are no longer referenced from JS', async () => {
     const native = loadNative();
-    const cancel = new Int32Array(1);
+    const cancel = native.cancelFlag();
     const p = native.kmeans({ data: new Float32Array(200_000).map(() => Math.random()), dim: 4, k: 50, maxIterations: 1000, tolerance: 0, cancel });
     Atomics.store(cancel, 0, 1);
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+  });
+  it('keeps what JavaScript does to the inputs of a running call away from its worker', async () => {
+    const native = loadNative();
+    // Written after the call started: indices out of range and NaN queries must not be read
+    // (they were validated when it started), and the result is the one of the original inputs.
+    const n = 20_000;
+    const d = 16;
+    const nq = 256;
+    const items = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i));
+    const queries = Float32Array.from({ length: nq * d }, (_, i) => Math.cos(i * 0.7));
+    const candidates = Int32Array.from({ length: n }, (_, i) => n - 1 - i);
+    const reference = await native.topKBatch({ queries: queries.slice(), items, dim: d, k: 5, candidates: candidates.slice() });
+    const running = native.topKBatch({ queries, items, dim: d, k: 5, candidates });
+    candidates.fill(1e9);
+    queries.fill(Number.NaN);
+    expect(await running).toEqual(reference);
+
+    // Transferred away (and collected) while the worker trains on them.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const pairs = 60_000;
+    const users = Int32Array.from({ length: pairs }, (_, i) => i % 1500);
+    const itemRows = Int32Array.from({ length: pairs }, (_, i) => (i * 7919) % 3000);
+    const options = { nUsers: 1500, nItems: 3000, factors: 16, iterations: 4, seed: 3, threads: 1 };
+    const trained = await native.trainImplicit({ users: users.slice(), items: itemRows.slice(), ...options });
+    const training = native.trainImplicit({ users, items: itemRows, ...options });
+    structuredClone(users.buffer, { transfer: [users.buffer] });
+    structuredClone(itemRows.buffer, { transfer: [itemRows.buffer] });
+    expect(users.length).toBe(0);
+    gc();
+    expect((await training).itemFactors).toEqual(trained.itemFactors);
+
+    // A cancel flag is read by the worker while the call runs: only the addon's memory will do.
+    const flag = await settle(() => native.kmeans({ data: f32(4), dim: 2, k: 1, cancel: new Int32Array(1) }));
+    expect(flag).toBeInstanceOf(RangeError);
+    expect((flag as Error).message).toMatch(/cancel: expected a flag made by cancelFlag\(\)/);
+  });
+
+  it('pins a copy of an array in memory the addon owns', () => {
+    const native = loadNative();
+    const original = Float32Array.from([1, 2, 3]);
+    const pinned = native.pin(original);
+    expect(pinned).toBeInstanceOf(Float32Array);
+    expect([...pinned]).toEqual([1, 2, 3]);
+    original[0] = 9;
+    expect(pinned[0]).toBe(1);
+    expect(native.pin(Int32Array.from([4, -5]))).toEqual(Int32Array.from([4, -5]));
+    expect(native.pin(new Uint16Array(0))).toHaveLength(0);
+    expect(() => native.pin(new Float64Array(2) as never)).toThrow(/pin: array: expected a Float32Array/);
+    expect(native.cancelFlag()).toEqual(new Int32Array(1));
   });
 });

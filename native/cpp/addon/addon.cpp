@@ -42,8 +42,6 @@ class DotBatchJob : public Task {
     rows_ = m_.length / d_;
     check_finite(a, "queries", q_.data, q_.length);
     check_finite(a, "matrix", m_.data, m_.length);
-    Keep(a.get("queries"));
-    Keep(a.get("matrix"));
     out_ = NewFloat32(checked_mul(nq_, rows_, "queries × matrix rows"), &out_slot_);
   }
 

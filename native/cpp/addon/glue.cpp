@@ -1,5 +1,10 @@
 #include "glue.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 #include <sstream>
 
@@ -123,11 +128,87 @@ const Kernels& Args::kernels() const {
   }
 }
 
-int32_t* Args::cancel_flag() const {
+int32_t* Args::cancel_flag(TaskInputs& inputs) const {
   if (!has("cancel")) return nullptr;
   View<int32_t> v = typed<int32_t>("cancel", true);
   if (v.length < 1 || v.data == nullptr) range_error("cancel", "an Int32Array of length ≥ 1", "an empty Int32Array");
+  std::shared_ptr<PinnedBlock> block = find_pinned(v.data, sizeof(int32_t));
+  if (!block) range_error("cancel", "a flag made by cancelFlag() (its memory must outlive the call, whatever JavaScript does with it)", "an Int32Array of JavaScript's own memory");
+  inputs.hold(std::move(block));
   return v.data;
+}
+
+// ---- pinned memory and task inputs ----------------------------------------------------------
+
+namespace {
+
+constexpr size_t kPinAlign = 64;
+
+size_t aligned_size(size_t bytes) { return (std::max<size_t>(bytes, 1) + kPinAlign - 1) / kPinAlign * kPinAlign; }
+
+/** Live pinned blocks by start address, for find_pinned. */
+std::mutex& pinned_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<uintptr_t, std::weak_ptr<PinnedBlock>>& pinned_blocks() {
+  static std::map<uintptr_t, std::weak_ptr<PinnedBlock>> blocks;
+  return blocks;
+}
+
+}  // namespace
+
+PinnedBlock::PinnedBlock(size_t bytes) : bytes_(bytes) {
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(kPinAlign, aligned_size(bytes)));
+  if (data_ == nullptr) throw std::bad_alloc();
+  std::memset(data_, 0, aligned_size(bytes));
+}
+
+PinnedBlock::~PinnedBlock() {
+  {
+    std::lock_guard<std::mutex> lock(pinned_mutex());
+    pinned_blocks().erase(reinterpret_cast<uintptr_t>(data_));
+  }
+  std::free(data_);
+}
+
+std::shared_ptr<PinnedBlock> find_pinned(const void* p, size_t bytes) {
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(pinned_mutex());
+  auto& blocks = pinned_blocks();
+  auto it = blocks.upper_bound(at);
+  if (it == blocks.begin()) return nullptr;
+  --it;
+  std::shared_ptr<PinnedBlock> block = it->second.lock();
+  if (!block || at + bytes < at || at + bytes > it->first + block->bytes()) return nullptr;
+  return block;
+}
+
+Napi::ArrayBuffer pinned_buffer(Napi::Env env, size_t bytes) {
+  auto block = std::make_shared<PinnedBlock>(bytes);
+  {
+    std::lock_guard<std::mutex> lock(pinned_mutex());
+    pinned_blocks()[reinterpret_cast<uintptr_t>(block->data())] = block;
+  }
+  auto* share = new std::shared_ptr<PinnedBlock>(block);
+  // The ArrayBuffer's share is dropped when it is collected (after a transfer, when the buffer
+  // that took over the memory is); tasks reading the block hold shares of their own.
+  return Napi::ArrayBuffer::New(
+      env, block->data(), bytes, [](Napi::Env, void*, std::shared_ptr<PinnedBlock>* s) { delete s; }, share);
+}
+
+void TaskInputs::Free::operator()(uint8_t* p) const { std::free(p); }
+
+void* TaskInputs::secure(const void* p, size_t bytes) {
+  if (std::shared_ptr<PinnedBlock> block = find_pinned(p, bytes)) {
+    pins_.push_back(std::move(block));
+    return const_cast<void*>(p);
+  }
+  auto* copy = static_cast<uint8_t*>(std::aligned_alloc(kPinAlign, aligned_size(bytes)));
+  if (copy == nullptr) throw std::bad_alloc();
+  copies_.emplace_back(copy);
+  std::memcpy(copy, p, bytes);
+  return copy;
 }
 
 Napi::Function Args::progress() const {
@@ -153,10 +234,10 @@ void check_index(const Args& a, const char* key, const int32_t* v, size_t n, siz
 Task::Task(const Args& args, const char* name) : env_(args.env()), name_(name) {
   threads_ = args.threads();
   K_ = &args.kernels();
-  cancel_ = args.cancel_flag();
-  if (cancel_ != nullptr) Keep(args.get("cancel"));
+  cancel_ = args.cancel_flag(inputs_);
   Napi::Function fn = args.progress();
   if (!fn.IsEmpty()) progress_ = Napi::Persistent(fn);
+  args.secure_into(&inputs_);
 }
 
 float* Task::NewFloat32(size_t n, size_t* slot) {

@@ -1,6 +1,7 @@
-// N-API glue helpers: argument reading with re-validation, the Job base class (AsyncWorker with a
-// Promise, progress through a thread-safe queue, a cancel flag, and references that keep input
-// typed arrays alive), and error mapping from the core to JS error classes.
+// N-API glue helpers: argument reading with re-validation, pinned memory and the inputs of
+// asynchronous calls (copied, or shared when pinned, so that nothing JavaScript does to them
+// reaches a running worker), the Job base class (AsyncWorker with a Promise, progress through a
+// thread-safe queue, a cancel flag), and error mapping from the core to JS error classes.
 #pragma once
 
 #include <napi.h>
@@ -54,6 +55,51 @@ struct TypedArrayKind<uint8_t> {
 
 std::string describe(const Napi::Value& v);
 
+/**
+ * Memory the addon allocates and lends to JavaScript as an ArrayBuffer (pinned_buffer). The
+ * ArrayBuffer holds one share and every task reading the memory holds another, so detaching,
+ * transferring or collecting the buffer while a worker runs cannot free it under the worker.
+ * Item matrices, their compact copies and cancel flags live here; other inputs of an
+ * asynchronous call are copied when the call starts.
+ */
+class PinnedBlock {
+ public:
+  explicit PinnedBlock(size_t bytes);
+  ~PinnedBlock();
+  PinnedBlock(const PinnedBlock&) = delete;
+  PinnedBlock& operator=(const PinnedBlock&) = delete;
+  uint8_t* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  uint8_t* data_;
+  size_t bytes_;
+};
+
+/** The pinned block holding all of [p, p + bytes), or null when that memory is not the addon's. */
+std::shared_ptr<PinnedBlock> find_pinned(const void* p, size_t bytes);
+/** A new zeroed ArrayBuffer of `bytes` in a pinned block, 64-byte aligned. */
+Napi::ArrayBuffer pinned_buffer(Napi::Env env, size_t bytes);
+
+/**
+ * What an asynchronous call's worker reads of its typed-array inputs: private copies, made when
+ * the call starts and validated after copying (so that JavaScript writing into an input later,
+ * say an index out of range, cannot reach the worker), and shares of pinned blocks.
+ */
+class TaskInputs {
+ public:
+  /** Memory the worker may read for [p, p + bytes): a pinned share or a copy. */
+  void* secure(const void* p, size_t bytes);
+  void hold(std::shared_ptr<PinnedBlock> block) { pins_.push_back(std::move(block)); }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::vector<std::shared_ptr<PinnedBlock>> pins_;
+  std::vector<std::unique_ptr<uint8_t, Free>> copies_;
+};
+
 /** Reads and re-validates one call's options object. Errors name `fn` and the option. */
 class Args {
  public:
@@ -83,9 +129,16 @@ class Args {
       if (buf.Data() == nullptr) range_error(key, "a typed array with live (not detached) memory", "a detached buffer");
       out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
       seen_.push_back(Seen{key, ta, out.data, out.length * sizeof(T)});
+      if (inputs_ != nullptr) out.data = static_cast<T*>(inputs_->secure(out.data, out.length * sizeof(T)));
     }
     return out;
   }
+
+  /**
+   * While set, typed() hands out memory the worker of an asynchronous call may read whatever
+   * JavaScript does meanwhile (see TaskInputs); start_task sets it around the task's constructor.
+   */
+  void secure_into(TaskInputs* inputs) const { inputs_ = inputs; }
 
   /**
    * Refuses the call when a typed array read earlier has since been detached or moved: reading
@@ -108,8 +161,11 @@ class Args {
   const Kernels& kernels() const;
   /** The 8-bit scan kernel for the same option (VNNI where present unless "portable"). */
   DotRowsI8 i8_kernel() const;
-  /** The optional `cancel` Int32Array(≥1) flag; nullptr when absent. */
-  int32_t* cancel_flag() const;
+  /**
+   * The optional `cancel` flag: an Int32Array made by cancelFlag() (pinned: JavaScript keeps
+   * writing it while the worker reads it); null when absent. Its block goes to `inputs`.
+   */
+  int32_t* cancel_flag(TaskInputs& inputs) const;
   /** The optional `onProgress` function. */
   Napi::Function progress() const;
 
@@ -126,6 +182,7 @@ class Args {
     size_t bytes;
   };
   mutable std::vector<Seen> seen_;
+  mutable TaskInputs* inputs_ = nullptr;
   Napi::Env env_;
   Napi::Object obj_;
   std::string fn_;
@@ -157,7 +214,7 @@ class Task {
   virtual void Run(const RunContext& ctx) = 0;
   /** Builds the resolved value (on the JS thread). */
   virtual Napi::Value Result(Napi::Env env) = 0;
-  /** Keeps a JS value (typed array, output buffer) alive until the job ends; returns its slot. */
+  /** Keeps a JS value (an output typed array) alive until the job ends; returns its slot. */
   size_t Keep(const Napi::Value& v) {
     keep_.push_back(Napi::Persistent(v));
     return keep_.size() - 1;
@@ -180,6 +237,9 @@ class Task {
   std::vector<Napi::Reference<Napi::Value>> keep_;
   Napi::FunctionReference progress_;
   int32_t* cancel_ = nullptr;
+  // What the worker reads of the inputs; the constructor points the Args at it, so that every
+  // typed array the subclass's constructor reads is secured.
+  TaskInputs inputs_;
 };
 
 /**
@@ -212,6 +272,10 @@ class Job : public Napi::AsyncProgressQueueWorker<ProgressEvent> {
 /** Builds the task from the call's arguments, then starts it (what every async binding does). */
 template <typename T, typename... Extra>
 Napi::Promise start_task(const Args& args, Extra... extra) {
+  struct Unsecure {
+    const Args& a;
+    ~Unsecure() { a.secure_into(nullptr); }
+  } unsecure{args};
   return Job::Start(std::make_unique<T>(args, extra...));
 }
 

@@ -33,7 +33,7 @@ struct Coo {
   size_t nr = 0, nc = 0;
 };
 
-Coo read_coo(const Args& a, Task& job, const char* rk, const char* ck, const char* vk, const char* nrk,
+Coo read_coo(const Args& a, const char* rk, const char* ck, const char* vk, const char* nrk,
              const char* nck, bool values_required, bool nonneg) {
   Coo coo;
   coo.r = a.typed<int32_t>(rk);
@@ -55,19 +55,15 @@ Coo read_coo(const Args& a, Task& job, const char* rk, const char* ck, const cha
       for (size_t i = 0; i < coo.v.length; ++i)
         if (coo.v.data[i] < 0) a.range_error(vk, "values ≥ 0", std::to_string(coo.v.data[i]) + " at index " + std::to_string(i));
   }
-  job.Keep(a.get(rk));
-  job.Keep(a.get(ck));
-  if (coo.v.data != nullptr) job.Keep(a.get(vk));
   return coo;
 }
 
 /** A row-major matrix option with a given column count; returns rows. */
-size_t read_matrix(const Args& a, Task* job, const char* key, size_t dim, View<float>& out, bool finite = true) {
+size_t read_matrix(const Args& a, const char* key, size_t dim, View<float>& out, bool finite = true) {
   out = a.typed<float>(key);
   if (out.length % dim != 0)
     a.range_error(key, "a length divisible by dim=" + std::to_string(dim), "length " + std::to_string(out.length));
   if (finite) check_finite(a, key, out.data, out.length);
-  if (job) job->Keep(a.get(key));
   return out.length / dim;
 }
 
@@ -125,7 +121,7 @@ Napi::Object csr_object(Napi::Env env, const Csr& m) {
 class BuildCsrJob : public Task {
  public:
   explicit BuildCsrJob(const Args& a) : Task(a, "clientele.buildCsr") {
-    coo_ = read_coo(a, *this, "rows", "cols", "values", "nRows", "nCols", false, false);
+    coo_ = read_coo(a, "rows", "cols", "values", "nRows", "nCols", false, false);
     dup_ = parse_dup(a, "sum");
     transpose_ = a.boolean("transpose", false);
   }
@@ -154,7 +150,7 @@ class BuildCsrJob : public Task {
 class ExplicitJob : public Task {
  public:
   explicit ExplicitJob(const Args& a) : Task(a, "clientele.trainExplicit") {
-    coo_ = read_coo(a, *this, "users", "items", "ratings", "nUsers", "nItems", true, false);
+    coo_ = read_coo(a, "users", "items", "ratings", "nUsers", "nItems", true, false);
     if (coo_.r.length == 0) a.range_error("ratings", "at least one rating", "none");
     dup_ = parse_dup(a, "reject");
     p_.factors = static_cast<size_t>(a.integer("factors", 1, 1024, int64_t{32}));
@@ -202,7 +198,7 @@ class ExplicitJob : public Task {
 class ImplicitJob : public Task {
  public:
   explicit ImplicitJob(const Args& a) : Task(a, "clientele.trainImplicit") {
-    coo_ = read_coo(a, *this, "users", "items", "values", "nUsers", "nItems", false, true);
+    coo_ = read_coo(a, "users", "items", "values", "nUsers", "nItems", false, true);
     dup_ = parse_dup(a, "sum");
     p_.factors = static_cast<size_t>(a.integer("factors", 1, 1024, int64_t{64}));
     p_.iterations = static_cast<int>(a.integer("iterations", 1, 100000, int64_t{15}));
@@ -269,7 +265,7 @@ class KmeansJob : public Task {
  public:
   explicit KmeansJob(const Args& a) : Task(a, "clientele.kmeans") {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
-    n_ = read_matrix(a, this, "data", d_, x_);
+    n_ = read_matrix(a, "data", d_, x_);
     if (n_ == 0) a.range_error("data", "at least one point", "none");
     p_.k = static_cast<size_t>(a.integer("k", 1, static_cast<int64_t>(n_)));
     p_.max_iter = static_cast<int>(a.integer("maxIterations", 1, 1000000, int64_t{100}));
@@ -283,7 +279,6 @@ class KmeansJob : public Task {
       if (c.length != p_.k * d_)
         a.range_error("centroids", "length k × dim = " + std::to_string(p_.k * d_), std::to_string(c.length));
       check_finite(a, "centroids", c.data, c.length);
-      Keep(a.get("centroids"));
       p_.init = KmeansInit::Given;
       p_.init_centroids = c.data;
     } else if (init == "kmeans++") {
@@ -347,7 +342,7 @@ class SilhouetteJob : public Task {
  public:
   explicit SilhouetteJob(const Args& a) : Task(a, "clientele.silhouette") {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
-    n_ = read_matrix(a, this, "data", d_, x_);
+    n_ = read_matrix(a, "data", d_, x_);
     if (n_ == 0) a.range_error("data", "at least one point", "none");
     labels_ = a.typed<int32_t>("labels");
     if (labels_.length != n_)
@@ -358,7 +353,6 @@ class SilhouetteJob : public Task {
       maxl = std::max(maxl, labels_.data[i]);
     }
     k_ = static_cast<size_t>(maxl) + 1;
-    Keep(a.get("labels"));
     sample_ = static_cast<size_t>(a.integer("sampleSize", 0, kMaxIndex, int64_t{2000}));
     seed_ = static_cast<uint64_t>(a.integer("seed", 0, 9007199254740991LL, int64_t{0}));
   }
@@ -384,7 +378,7 @@ Napi::Value TopK(const Napi::CallbackInfo& info) {
     Args a(info, "topK");
     size_t d = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     View<float> items;
-    size_t rows = read_matrix(a, nullptr, "items", d, items, false);
+    size_t rows = read_matrix(a, "items", d, items, false);
     View<float> q = a.typed<float>("query");
     if (q.length != d) a.range_error("query", "length dim=" + std::to_string(d), "length " + std::to_string(q.length));
     check_finite(a, "query", q.data, q.length);
@@ -449,19 +443,17 @@ class TopKBatchJob : public Task {
     // so bad factors can only lose items, never break the ordering. The typed wrapper checks
     // the matrix once, when its ItemScorer is built. (Checking here cost ~3 ms per serving
     // batch, first on the event loop, then on the worker.)
-    rows_ = read_matrix(a, this, "items", d_, items_, /*finite=*/false);
+    rows_ = read_matrix(a, "items", d_, items_, /*finite=*/false);
     if (cosine_) {
       // Queries are item indices into `items`; each item is excluded from its own list.
       sel_ = a.typed<int32_t>("queries");
       check_index(a, "queries", sel_.data, sel_.length, rows_, "item count");
-      Keep(a.get("queries"));
       nq_ = sel_.length;
     } else {
-      size_t qn = read_matrix(a, this, "queries", d_, queries_);
+      size_t qn = read_matrix(a, "queries", d_, queries_);
       if (a.has("rows")) {
         sel_ = a.typed<int32_t>("rows");
         check_index(a, "rows", sel_.data, sel_.length, qn, "query count");
-        Keep(a.get("rows"));
         nq_ = sel_.length;
       } else {
         nq_ = qn;
@@ -477,19 +469,15 @@ class TopKBatchJob : public Task {
             a.range_error("excludeIndptr", "non-decreasing offsets", "a decrease at index " + std::to_string(i + 1));
         if (static_cast<size_t>(exp_.data[nq_]) != exi_.length)
           a.range_error("excludeIndices", "length excludeIndptr[last] = " + std::to_string(exp_.data[nq_]), "length " + std::to_string(exi_.length));
-        Keep(a.get("excludeIndptr"));
-        Keep(a.get("excludeIndices"));
       }
     }
     k_ = static_cast<size_t>(a.integer("k", 0, kMaxIndex));
     cand_ = a.typed<int32_t>("candidates", false);
     if (cand_.data) {
       check_index(a, "candidates", cand_.data, cand_.length, rows_, "item count");
-      Keep(a.get("candidates"));
     }
-    if (!cosine_ && read_half_copy(a, rows_, d_, half_, max_norm_)) Keep(a.get("itemsHalf"));
+    if (!cosine_) read_half_copy(a, rows_, d_, half_, max_norm_);
     if (!cosine_ && read_int8(a, rows_, d_, i8data_, i8_, max_norm_)) {
-      Keep(a.get("itemsInt8"));
       has_i8_ = true;
       i8_scan_ = a.i8_kernel();
     }
@@ -619,25 +607,21 @@ class ScorePairsJob : public Task {
  public:
   explicit ScorePairsJob(const Args& a) : Task(a, "clientele.scorePairs") {
     d_ = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
-    size_t nu = read_matrix(a, this, "userFactors", d_, U_);
-    size_t ni = read_matrix(a, this, "itemFactors", d_, V_);
+    size_t nu = read_matrix(a, "userFactors", d_, U_);
+    size_t ni = read_matrix(a, "itemFactors", d_, V_);
     users_ = a.typed<int32_t>("users");
     items_ = a.typed<int32_t>("items");
     if (items_.length != users_.length)
       a.range_error("items", "the same length as users (" + std::to_string(users_.length) + ")", "length " + std::to_string(items_.length));
     check_index(a, "users", users_.data, users_.length, nu, "user count");
     check_index(a, "items", items_.data, items_.length, ni, "item count");
-    Keep(a.get("users"));
-    Keep(a.get("items"));
     if (a.has("userBias")) {
       ub_ = a.typed<float>("userBias");
       if (ub_.length != nu) a.range_error("userBias", "length " + std::to_string(nu), "length " + std::to_string(ub_.length));
-      Keep(a.get("userBias"));
     }
     if (a.has("itemBias")) {
       vb_ = a.typed<float>("itemBias");
       if (vb_.length != ni) a.range_error("itemBias", "length " + std::to_string(ni), "length " + std::to_string(vb_.length));
-      Keep(a.get("itemBias"));
     }
     global_ = static_cast<float>(a.number("globalMean", -1e30, 1e30, 0.0));
     out_ = NewFloat32(users_.length, &out_slot_);
@@ -670,16 +654,19 @@ Napi::Value CompactCopy(const Napi::CallbackInfo& info) {
     Args a(info, Int8 ? "int8Copy" : "halfCopy");
     size_t d = static_cast<size_t>(a.integer("dim", 1, 1 << 20));
     View<float> items;
-    size_t rows = read_matrix(a, nullptr, "items", d, items, true);
+    size_t rows = read_matrix(a, "items", d, items, true);
     Napi::Value copy;
     double max_norm = 0;
     if constexpr (Int8) {
       if (rows == 0 || d > kI8MaxDim) return info.Env().Null();
-      Napi::Uint8Array bytes = Napi::Uint8Array::New(info.Env(), int8_copy_bytes(rows, d));
+      // Pinned: the scans of topKBatch read it on a worker (see PinnedBlock).
+      const size_t n = int8_copy_bytes(rows, d);
+      Napi::Uint8Array bytes = Napi::Uint8Array::New(info.Env(), n, pinned_buffer(info.Env(), n), 0);
       max_norm = make_int8_copy(items.data, rows, d, bytes.Data());
       copy = bytes;
     } else {
-      Napi::Uint16Array half = Napi::Uint16Array::New(info.Env(), half_panel_length(rows, d));
+      const size_t n = half_panel_length(rows, d);
+      Napi::Uint16Array half = Napi::Uint16Array::New(info.Env(), n, pinned_buffer(info.Env(), n * sizeof(uint16_t)), 0);
       max_norm = to_half(items.data, rows, d, rows ? half.Data() : nullptr);
       copy = half;
     }
@@ -693,6 +680,42 @@ Napi::Value CompactCopy(const Napi::CallbackInfo& info) {
   } catch (...) {
     rethrow_as_js(info.Env());
   }
+}
+
+/**
+ * pin(array): a copy of a Float32Array, Int32Array, Uint8Array or Uint16Array in memory the addon
+ * owns (see PinnedBlock), for inputs that asynchronous calls read in place instead of copying
+ * them per call: an ItemScorer's item matrix.
+ */
+Napi::Value Pin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(env, "pin: array: expected a Float32Array, Int32Array, Uint8Array or Uint16Array, received " +
+                                        (info.Length() < 1 ? std::string("nothing") : describe(info[0])));
+  Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  const napi_typedarray_type type = a.TypedArrayType();
+  if (type != napi_float32_array && type != napi_int32_array && type != napi_uint8_array && type != napi_uint16_array)
+    throw Napi::TypeError::New(env, "pin: array: expected a Float32Array, Int32Array, Uint8Array or Uint16Array, received " + describe(info[0]));
+  const size_t n = a.ElementLength(), bytes = a.ByteLength();
+  Napi::ArrayBuffer src = a.ArrayBuffer();
+  if (n > 0 && src.Data() == nullptr) throw Napi::RangeError::New(env, "pin: array: expected live (not detached) memory, received a detached buffer");
+  Napi::ArrayBuffer buf = pinned_buffer(env, bytes);
+  if (bytes > 0) std::memcpy(buf.Data(), static_cast<const uint8_t*>(src.Data()) + a.ByteOffset(), bytes);
+  switch (type) {
+    case napi_float32_array:
+      return Napi::Float32Array::New(env, n, buf, 0);
+    case napi_int32_array:
+      return Napi::Int32Array::New(env, n, buf, 0);
+    case napi_uint8_array:
+      return Napi::Uint8Array::New(env, n, buf, 0);
+    default:
+      return Napi::Uint16Array::New(env, n, buf, 0);
+  }
+}
+
+/** cancelFlag(): an Int32Array(1) in pinned memory, for the `cancel` option of asynchronous calls. */
+Napi::Value CancelFlag(const Napi::CallbackInfo& info) {
+  return Napi::Int32Array::New(info.Env(), 1, pinned_buffer(info.Env(), sizeof(int32_t)), 0);
 }
 
 Napi::Value Crc32(const Napi::CallbackInfo& info) {
@@ -734,6 +757,8 @@ void register_more(Napi::Env env, Napi::Object exports) {
   exports.Set("halfCopy", Napi::Function::New(env, CompactCopy<false>, "halfCopy"));
   exports.Set("int8Copy", Napi::Function::New(env, CompactCopy<true>, "int8Copy"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
+  exports.Set("pin", Napi::Function::New(env, Pin, "pin"));
+  exports.Set("cancelFlag", Napi::Function::New(env, CancelFlag, "cancelFlag"));
 }
 
 }  // namespace clientele::glue

@@ -2,6 +2,7 @@
 // the addon's cancel flag and progress queue.
 import type { KernelName, RawCommon, RawProgress } from '@clientele/native';
 
+import { native } from './native.js';
 import type { Check } from './validate.js';
 
 /** Progress of long work, in the one shape used across Clientele, plus the current loss or inertia. */
@@ -54,12 +55,15 @@ export async function runNative<T>(
 ): Promise<T> {
   const { signal, onProgress } = options;
   if (signal?.aborted) throw abortReason(signal);
-  const cancel = new Int32Array(1);
-  const onAbort = () => Atomics.store(cancel, 0, 1);
+  // Only a call that can be aborted gets a flag (memory the addon lends, see cancelFlag).
+  const cancel = signal ? native().cancelFlag() : undefined;
+  const onAbort = () => {
+    if (cancel) Atomics.store(cancel, 0, 1);
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   const progress = onProgress ? (p: RawProgress) => onProgress({ ...p }) : undefined;
   try {
-    return await start({ cancel, ...(progress ? { onProgress: progress } : {}) });
+    return await start({ ...(cancel ? { cancel } : {}), ...(progress ? { onProgress: progress } : {}) });
   } catch (error) {
     if (signal?.aborted && (error as { name?: string } | null)?.name === 'AbortError') throw abortReason(signal);
     throw error;

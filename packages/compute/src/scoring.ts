@@ -62,6 +62,11 @@ export interface ItemScorerOptions {
    * results are the same.
    */
   compact?: boolean;
+  /**
+   * Score from a pinned copy of the factors (default true). false reads the given array in place:
+   * for a scorer used once, synchronously (topK), whose calls never outlive JavaScript's hold.
+   */
+  pin?: boolean;
 }
 
 /** A compact copy of item factors, as the addon's topK and topKBatch take it. */
@@ -83,11 +88,16 @@ function compactCopy(items: Float32Array, dim: number): CompactCopy | null {
 
 export class ItemScorer {
   readonly count: number;
+  /**
+   * The item factors the scorer reads: its own copy, in memory the addon owns (native pin), which
+   * the asynchronous scans share instead of copying the matrix on every call.
+   */
+  readonly itemFactors: Float32Array;
   /** The compact copy the scans read (see ItemScorerOptions.compact), as the addon takes it. */
   private readonly copy: CompactCopy | null;
 
   constructor(
-    readonly itemFactors: Float32Array,
+    itemFactors: Float32Array,
     readonly dim: number,
     options: ItemScorerOptions = {},
   ) {
@@ -95,9 +105,12 @@ export class ItemScorer {
     check.float32('itemFactors', itemFactors);
     check.integer('dim', dim, 1, 1 << 20);
     this.count = check.rows('itemFactors', itemFactors, dim, 'dim');
-    check.finite('itemFactors', itemFactors);
-    const compact = check.boolean('options.compact', check.object('options', options).compact, true);
-    this.copy = compact && itemFactors.length > 0 ? compactCopy(itemFactors, dim) : null;
+    const o = check.object('options', options);
+    const compact = check.boolean('options.compact', o.compact, true);
+    // Copied before the check, so the factors checked are the ones scored.
+    this.itemFactors = check.boolean('options.pin', o.pin, true) ? native().pin(itemFactors) : itemFactors;
+    check.finite('itemFactors', this.itemFactors);
+    this.copy = compact && this.itemFactors.length > 0 ? compactCopy(this.itemFactors, dim) : null;
   }
 
   /** Top-k items for one query vector, synchronously (sub-millisecond at 100k × 64). */
@@ -226,7 +239,7 @@ export function topK(query: Float32Array, itemFactors: Float32Array, options: To
   const check = new Check('topK');
   check.float32('query', query);
   const dim = options?.dim ?? query.length;
-  return new ItemScorer(itemFactors, check.integer('options.dim', dim, 1, 1 << 20), { compact: false }).topK(query, options);
+  return new ItemScorer(itemFactors, check.integer('options.dim', dim, 1, 1 << 20), { compact: false, pin: false }).topK(query, options);
 }
 
 export interface ScorePairsOptions extends RunOptions {
