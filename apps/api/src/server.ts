@@ -71,9 +71,16 @@ export async function startServer(
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   // Set once Apollo has started: the common GraphQL request, served without Express.
-  let graphql: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | null = null;
+  let graphql: ((req: http.IncomingMessage, res: http.ServerResponse, expectsContinue?: boolean) => boolean) | null = null;
   const httpServer = http.createServer((req, res) => {
     if (graphql?.(req, res)) return;
+    app(req, res);
+  });
+  // `Expect: 100-continue`: with this listener Node no longer answers "100 Continue" by itself,
+  // so the GraphQL route can refuse an oversized declared body before the client sends it.
+  httpServer.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (graphql?.(req, res, true)) return;
+    res.writeContinue();
     app(req, res);
   });
   // Longer than common load balancers' idle timeouts, so they close first.

@@ -85,6 +85,32 @@ describe('the direct GraphQL route', () => {
     expect((await post(JSON.stringify({ query: '{ __typename }' }))).status).toBe(200);
   });
 
+  it('answers "Expect: 100-continue" with 413 before the body when the declared length is over the limit', async () => {
+    const { hostname, port } = new URL(app.url);
+    const send = (length: number, body: string) =>
+      new Promise<{ status: number; continued: boolean; text: string }>((resolve, reject) => {
+        let continued = false;
+        const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': String(length), expect: '100-continue' };
+        const request = http.request({ hostname, port, path: '/graphql', method: 'POST', headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, text }));
+        });
+        request.on('error', reject);
+        // The body goes only once the server says to continue.
+        request.on('continue', () => {
+          continued = true;
+          request.end(body);
+        });
+      });
+    const refused = await send(64 * 1024 * 1024, '');
+    expect(refused).toMatchObject({ status: 413, continued: false });
+    const query = JSON.stringify({ query: '{ __typename }' });
+    const served = await send(Buffer.byteLength(query), query);
+    expect(served).toMatchObject({ status: 200, continued: true });
+    expect(JSON.parse(served.text)).toEqual({ data: { __typename: 'Query' } });
+  });
+
   it('refuses a request without credentials as before', async () => {
     const response = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
     expect(response.status).toBe(401);

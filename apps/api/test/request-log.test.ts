@@ -99,7 +99,7 @@ describe('request ids and access lines', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     request.destroy();
     await expect.poll(() => access().some((l) => l.reqId === 'left-early')).toBe(true);
-    expect(access().find((l) => l.reqId === 'left-early')).toMatchObject({ level: 40, msg: 'request aborted', method: 'POST', url: '/graphql' });
+    expect(access().find((l) => l.reqId === 'left-early')).toMatchObject({ level: 40, msg: 'request aborted', method: 'POST', url: '/graphql', status: 499 });
   });
 
   it('writes no access line for probes', async () => {

@@ -51,8 +51,14 @@ function sendError(res: ServerResponse, status: number, message: string): void {
   res.end(body);
 }
 
-/** Returns a handler that serves a request and returns true, or returns false to pass it on. */
-export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+/**
+ * Returns a handler that serves a request and returns true, or returns false to pass it on.
+ * `expectsContinue`: the client sent `Expect: 100-continue` and waits for "100 Continue" before
+ * the body, which the handler sends only once it has not refused the request by its declared
+ * length (Node's server would send it for every request and the client would upload a body
+ * bound for a 413).
+ */
+export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => boolean {
   const { apollo, context, begin, limitBytes, logger } = options;
 
   async function serve(req: IncomingMessage, res: ServerResponse, requestId: string, text: string): Promise<void> {
@@ -93,7 +99,7 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
     res.end();
   }
 
-  return (req, res) => {
+  return (req, res, expectsContinue = false) => {
     if (!direct(req)) return false;
     const requestId = begin(req, res);
     const declared = Number(req.headers['content-length']);
@@ -103,6 +109,7 @@ export function graphqlRoute(options: GraphqlRouteOptions): (req: IncomingMessag
       req.resume();
       return true;
     }
+    if (expectsContinue) res.writeContinue();
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;

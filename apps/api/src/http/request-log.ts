@@ -21,8 +21,8 @@ export function requestLogger(logger: Logger, req: Request | string): Logger {
 
 /**
  * Gives the request an id (the `x-request-id` header of its response) and writes one access line
- * when it ends: id, method, URL, status and milliseconds; `error` level for 5xx, `warn` when the
- * client went away first. Returns the id.
+ * when it ends: id, method, URL, status and milliseconds; `error` level for 5xx, `warn` (status
+ * 499 when nothing was sent) when the client went away first. Returns the id.
  *
  * Written by hand instead of pino-http, which builds two child loggers per request and
  * serialises the request into them up front: at 500 requests/s those were the largest
@@ -41,7 +41,10 @@ export function logRequest(logger: Logger, req: IncomingMessage, res: ServerResp
       const level = !finished ? 'warn' : res.statusCode >= 500 ? 'error' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const ms = Math.round((performance.now() - started) * 10) / 10;
-      logger[level]({ reqId: id, method: req.method, url, status: res.statusCode, ms }, finished ? 'request completed' : 'request aborted');
+      // A client that left before any answer was sent gets nginx's 499 (client closed request),
+      // not the 200 a response object starts with.
+      const status = finished || res.headersSent ? res.statusCode : 499;
+      logger[level]({ reqId: id, method: req.method, url, status, ms }, finished ? 'request completed' : 'request aborted');
     });
   }
   return id;
