@@ -2,8 +2,8 @@ import { seededRandom } from '@clientele/compute';
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, activateModelVersion, saveModelVersion } from '../src/index.js';
-import { syntheticArtifact } from './synthetic.js';
+import { ModelServer } from '../src/index.js';
+import { activateSynthetic, syntheticArtifact } from './synthetic.js';
 
 // A request that finds the server quiet is scored on the event loop; concurrent ones are
 // batched on the native threads. Both paths must give the same lists, seen items excluded.
@@ -37,23 +37,7 @@ describe('the two scoring paths of the model server', () => {
       userIds: Float64Array.from(users.rows.map((r) => Number(r.id))),
       itemIds: Float64Array.from(items.rows.map((r) => Number(r.id))),
     });
-    const version = await saveModelVersion(
-      db,
-      {
-        kind: 'implicit',
-        params: { synthetic: true },
-        data: { customers: CUSTOMERS, items: ITEMS, pairs: 0, maxInteractionId: 0, segments: [0] },
-        metrics: {},
-        primaryMetric: 'precision@10',
-        primaryValue: null,
-        search: null,
-        trainingSeconds: 0,
-        jobId: null,
-        createdBy: 'test',
-      },
-      artifact,
-    );
-    await activateModelVersion(db, version.version, { type: 'system', name: 'test' });
+    await activateSynthetic(db, artifact, { customers: CUSTOMERS, items: ITEMS, maxInteractionId: 0 });
   });
 
   afterAll(async () => {

@@ -1,8 +1,8 @@
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, activateModelVersion, saveModelVersion } from '../src/index.js';
-import { syntheticArtifact } from './synthetic.js';
+import { ModelServer } from '../src/index.js';
+import { activateSynthetic, syntheticArtifact } from './synthetic.js';
 
 // Seen items stay excluded when the interactions arrive after training, whether written live
 // (followed by id) or in a partition attached by a bulk load, whose rows carry ids lower than
@@ -41,23 +41,7 @@ describe('seen items from interactions after training', () => {
     const [c1] = users.rows;
     await db.execute(sql`INSERT INTO interactions (customer_id, item_id, type, occurred_at) VALUES
       (${c1!.id}, ${item.get('i29')}, 'view', now()), (${c1!.id}, ${item.get('i28')}, 'view', now())`);
-    const version = await saveModelVersion(
-      db,
-      {
-        kind: 'implicit',
-        params: { synthetic: true },
-        data: { customers: 2, items: ITEMS, pairs: 0, maxInteractionId: 2, segments: [0] },
-        metrics: {},
-        primaryMetric: 'precision@10',
-        primaryValue: null,
-        search: null,
-        trainingSeconds: 0,
-        jobId: null,
-        createdBy: 'test',
-      },
-      artifact,
-    );
-    await activateModelVersion(db, version.version, { type: 'system', name: 'test' });
+    await activateSynthetic(db, artifact, { customers: 2, items: ITEMS, maxInteractionId: 2 });
     server = new ModelServer(database, { pollMs: 100, catalogueMs: 60_000 });
   });
 

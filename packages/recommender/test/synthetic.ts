@@ -1,4 +1,5 @@
-import { encodeArtifact, gramMatrix } from '../src/index.js';
+import type { Database } from '@clientele/db';
+import { activateModelVersion, encodeArtifact, gramMatrix, saveModelVersion } from '../src/index.js';
 
 /**
  * An implicit model artifact from given factors and ids, with no seen items and no
@@ -36,4 +37,26 @@ export function syntheticArtifact(options: {
     popularity: new Float32Array(itemIds.length),
     gram: gramMatrix(itemFactors, factors),
   });
+}
+
+/** Stores a synthetic implicit model as a new version and activates it; returns the version. */
+export async function activateSynthetic(db: Database, artifact: Uint8Array, data: { customers: number; items: number; maxInteractionId: number }): Promise<number> {
+  const version = await saveModelVersion(
+    db,
+    {
+      kind: 'implicit',
+      params: { synthetic: true },
+      data: { ...data, pairs: 0, segments: [0] },
+      metrics: {},
+      primaryMetric: 'precision@10',
+      primaryValue: null,
+      search: null,
+      trainingSeconds: 0,
+      jobId: null,
+      createdBy: 'test',
+    },
+    artifact,
+  );
+  await activateModelVersion(db, version.version, { type: 'system', name: 'test' });
+  return version.version;
 }
