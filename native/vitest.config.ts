@@ -1,3 +1,4 @@
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { name: 'native', include: ['test/**/*.test.ts'] } });
+// --expose-gc: the robustness tests collect buffers transferred away from a running call.
+export default defineConfig({ test: { name: 'native', include: ['test/**/*.test.ts'], execArgv: ['--expose-gc'] } });

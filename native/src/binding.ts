@@ -233,10 +233,11 @@ export interface NativeBinding {
   /**
    * A copy of the array in memory the addon owns. Asynchronous calls copy their typed-array
    * inputs when they start (so nothing JavaScript does to them later reaches the worker), except
-   * memory made here, by halfCopy, int8Copy or cancelFlag, which they share instead: use it for
-   * large inputs passed to many calls (an item matrix).
+   * float and byte data in memory made here, by halfCopy or by int8Copy, which they share
+   * instead: use it for large data passed to many calls (an item matrix). Index arrays
+   * (Int32Array) are copied whatever their memory.
    */
-  pin<T extends Float32Array | Int32Array | Uint8Array | Uint16Array>(array: T): T;
+  pin<T extends Float32Array | Uint8Array | Uint16Array>(array: T): T;
   /** An Int32Array(1) for the `cancel` option. */
   cancelFlag(): Int32Array;
 }

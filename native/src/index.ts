@@ -16,7 +16,7 @@ export const addonPath: string =
   process.env.CLIENTELE_NATIVE_ADDON ?? path.join(packageRoot, 'build', 'Release', 'clientele_native.node');
 
 /** The ABI version this TypeScript expects from the binary (bumped when the binding changes). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Thrown when the compiled addon is absent or cannot be loaded. */
 export class NativeAddonMissingError extends Error {

@@ -190,19 +190,24 @@ Napi::ArrayBuffer pinned_buffer(Napi::Env env, size_t bytes) {
     std::lock_guard<std::mutex> lock(pinned_mutex());
     pinned_blocks()[reinterpret_cast<uintptr_t>(block->data())] = block;
   }
-  auto* share = new std::shared_ptr<PinnedBlock>(block);
-  // The ArrayBuffer's share is dropped when it is collected (after a transfer, when the buffer
-  // that took over the memory is); tasks reading the block hold shares of their own.
-  return Napi::ArrayBuffer::New(
-      env, block->data(), bytes, [](Napi::Env, void*, std::shared_ptr<PinnedBlock>* s) { delete s; }, share);
+  auto share = std::make_unique<std::shared_ptr<PinnedBlock>>(block);
+  // The ArrayBuffer's share is dropped when it is collected; tasks reading the block hold shares
+  // of their own. (Node does not move external memory on a transfer: the other side gets a
+  // copy.) Where the runtime refuses external buffers, New throws and the share is freed here.
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, block->data(), bytes, [](Napi::Env, void*, std::shared_ptr<PinnedBlock>* s) { delete s; }, share.get());
+  share.release();
+  return buffer;
 }
 
 void TaskInputs::Free::operator()(uint8_t* p) const { std::free(p); }
 
-void* TaskInputs::secure(const void* p, size_t bytes) {
-  if (std::shared_ptr<PinnedBlock> block = find_pinned(p, bytes)) {
-    pins_.push_back(std::move(block));
-    return const_cast<void*>(p);
+void* TaskInputs::secure(const void* p, size_t bytes, bool share_pinned) {
+  if (share_pinned) {
+    if (std::shared_ptr<PinnedBlock> block = find_pinned(p, bytes)) {
+      pins_.push_back(std::move(block));
+      return const_cast<void*>(p);
+    }
   }
   auto* copy = static_cast<uint8_t*>(std::aligned_alloc(kPinAlign, aligned_size(bytes)));
   if (copy == nullptr) throw std::bad_alloc();

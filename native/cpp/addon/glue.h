@@ -11,6 +11,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/common.h"
@@ -84,12 +85,14 @@ Napi::ArrayBuffer pinned_buffer(Napi::Env env, size_t bytes);
 /**
  * What an asynchronous call's worker reads of its typed-array inputs: private copies, made when
  * the call starts and validated after copying (so that JavaScript writing into an input later,
- * say an index out of range, cannot reach the worker), and shares of pinned blocks.
+ * say an index out of range, cannot reach the worker), and shares of pinned blocks for float and
+ * byte data (an item matrix and its compact copies), which JavaScript may still write into
+ * while the worker reads them: scores from such writes are garbage, never out of bounds.
  */
 class TaskInputs {
  public:
-  /** Memory the worker may read for [p, p + bytes): a pinned share or a copy. */
-  void* secure(const void* p, size_t bytes);
+  /** Memory the worker may read for [p, p + bytes): a share when pinned (and `share_pinned`), else a copy. */
+  void* secure(const void* p, size_t bytes, bool share_pinned);
   void hold(std::shared_ptr<PinnedBlock> block) { pins_.push_back(std::move(block)); }
 
  private:
@@ -129,7 +132,10 @@ class Args {
       if (buf.Data() == nullptr) range_error(key, "a typed array with live (not detached) memory", "a detached buffer");
       out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
       seen_.push_back(Seen{key, ta, out.data, out.length * sizeof(T)});
-      if (inputs_ != nullptr) out.data = static_cast<T*>(inputs_->secure(out.data, out.length * sizeof(T)));
+      // Index arrays are always copied: validated once, they must stay as validated. Float and
+      // byte data may be shared when pinned (an item matrix is too large to copy per call).
+      if (inputs_ != nullptr)
+        out.data = static_cast<T*>(inputs_->secure(out.data, out.length * sizeof(T), !std::is_same_v<T, int32_t>));
     }
     return out;
   }

@@ -1,7 +1,8 @@
 // Issue-3 exports: sparse matrices, explicit MF, implicit ALS, k-means, silhouette, scoring, CRC-32.
-// Every long call is a Task run by a Job (AsyncWorker + Promise). Inputs are used in place (no copies) and kept
-// alive by references until the job ends; outputs whose size is known are allocated up front on the
-// JS thread and filled by the worker.
+// Every long call is a Task run by a Job (AsyncWorker + Promise). Its typed-array inputs are copied
+// when it starts (index arrays always; float and byte data unless pinned, then shared: see
+// TaskInputs in glue.h); outputs whose size is known are allocated up front on the JS thread and
+// filled by the worker.
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -683,34 +684,27 @@ Napi::Value CompactCopy(const Napi::CallbackInfo& info) {
 }
 
 /**
- * pin(array): a copy of a Float32Array, Int32Array, Uint8Array or Uint16Array in memory the addon
- * owns (see PinnedBlock), for inputs that asynchronous calls read in place instead of copying
- * them per call: an ItemScorer's item matrix.
+ * pin(array): a copy of a Float32Array, Uint8Array or Uint16Array in memory the addon owns (see
+ * PinnedBlock), for data that asynchronous calls share instead of copying it per call: an
+ * ItemScorer's item matrix. (Index arrays are copied per call whatever their memory.)
  */
 Napi::Value Pin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const char* expected = "pin: array: expected a Float32Array, Uint8Array or Uint16Array, received ";
   if (info.Length() < 1 || !info[0].IsTypedArray())
-    throw Napi::TypeError::New(env, "pin: array: expected a Float32Array, Int32Array, Uint8Array or Uint16Array, received " +
-                                        (info.Length() < 1 ? std::string("nothing") : describe(info[0])));
+    throw Napi::TypeError::New(env, expected + (info.Length() < 1 ? std::string("nothing") : describe(info[0])));
   Napi::TypedArray a = info[0].As<Napi::TypedArray>();
   const napi_typedarray_type type = a.TypedArrayType();
-  if (type != napi_float32_array && type != napi_int32_array && type != napi_uint8_array && type != napi_uint16_array)
-    throw Napi::TypeError::New(env, "pin: array: expected a Float32Array, Int32Array, Uint8Array or Uint16Array, received " + describe(info[0]));
+  if (type != napi_float32_array && type != napi_uint8_array && type != napi_uint16_array)
+    throw Napi::TypeError::New(env, expected + describe(info[0]));
   const size_t n = a.ElementLength(), bytes = a.ByteLength();
   Napi::ArrayBuffer src = a.ArrayBuffer();
   if (n > 0 && src.Data() == nullptr) throw Napi::RangeError::New(env, "pin: array: expected live (not detached) memory, received a detached buffer");
   Napi::ArrayBuffer buf = pinned_buffer(env, bytes);
   if (bytes > 0) std::memcpy(buf.Data(), static_cast<const uint8_t*>(src.Data()) + a.ByteOffset(), bytes);
-  switch (type) {
-    case napi_float32_array:
-      return Napi::Float32Array::New(env, n, buf, 0);
-    case napi_int32_array:
-      return Napi::Int32Array::New(env, n, buf, 0);
-    case napi_uint8_array:
-      return Napi::Uint8Array::New(env, n, buf, 0);
-    default:
-      return Napi::Uint16Array::New(env, n, buf, 0);
-  }
+  if (type == napi_float32_array) return Napi::Float32Array::New(env, n, buf, 0);
+  if (type == napi_uint8_array) return Napi::Uint8Array::New(env, n, buf, 0);
+  return Napi::Uint16Array::New(env, n, buf, 0);
 }
 
 /** cancelFlag(): an Int32Array(1) in pinned memory, for the `cancel` option of asynchronous calls. */
