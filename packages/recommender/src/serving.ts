@@ -107,6 +107,8 @@ interface Loaded {
 }
 
 interface Pending {
+  /** The model the request began with (its query vector and item rows are that model's). */
+  loaded: Loaded;
   query: Float32Array;
   exclude: Int32Array;
   k: number;
@@ -614,7 +616,7 @@ export class ModelServer {
       scores = top.scores;
     } else if (inStockOnly) {
       // Over-fetch, drop out-of-stock items; fall back to an exact candidate scan when too many drop.
-      const top = await this.score(query, excludeRows, Math.min(loaded.model.itemIds.length, k * 2 + 20));
+      const top = await this.score(loaded, query, excludeRows, Math.min(loaded.model.itemIds.length, k * 2 + 20));
       const keep: number[] = [];
       for (let i = 0; i < top.indices.length && keep.length < k; i++) if (this.inStock(model.itemIds[top.indices[i] ?? 0] ?? 0)) keep.push(i);
       if (keep.length < k && top.indices.length >= k * 2 + 20) {
@@ -627,7 +629,7 @@ export class ModelServer {
         scores = Float32Array.from(keep, (i) => top.scores[i] ?? 0);
       }
     } else {
-      const top = await this.score(query, excludeRows, k);
+      const top = await this.score(loaded, query, excludeRows, k);
       rows = top.indices;
       scores = top.scores;
     }
@@ -662,12 +664,11 @@ export class ModelServer {
   }
 
   /** Top-k by dot product: on the event loop when the server is quiet, else batched with whatever else is waiting. */
-  private score(query: Float32Array, exclude: Int32Array, k: number): Promise<{ indices: Int32Array; scores: Float32Array }> {
+  private score(loaded: Loaded, query: Float32Array, exclude: Int32Array, k: number): Promise<{ indices: Int32Array; scores: Float32Array }> {
     const now = performance.now();
     const quiet = this.inlineAfterIdleMs !== Number.POSITIVE_INFINITY && now - this.lastScoreAt >= this.inlineAfterIdleMs;
     this.lastScoreAt = now;
-    const loaded = this.loaded;
-    if (quiet && loaded && !this.scoring && this.pending.length === 0) {
+    if (quiet && !this.scoring && this.pending.length === 0) {
       this.stats.inline++;
       try {
         const top = loaded.scorer.topK(query, { k, exclude, threads: 1 });
@@ -677,22 +678,20 @@ export class ModelServer {
       }
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ query, exclude, k, resolve, reject });
+      this.pending.push({ loaded, query, exclude, k, resolve, reject });
       if (!this.scoring) void this.flush();
     });
   }
 
   private async flush(): Promise<void> {
-    const loaded = this.loaded;
     this.scoring = true;
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending;
-        this.pending = [];
-        if (!loaded) {
-          for (const p of batch) p.reject(new Error('no model loaded'));
-          continue;
-        }
+        // One model per batch: a request that began before an activation is scored with the
+        // model it began with (its query and item rows are that model's), in a batch of its own.
+        const loaded = this.pending[0]!.loaded;
+        const batch = this.pending.filter((p) => p.loaded === loaded);
+        this.pending = this.pending.filter((p) => p.loaded !== loaded);
         this.stats.batches++;
         this.stats.requests += batch.length;
         try {
