@@ -16,6 +16,7 @@ describe('the two scoring paths of the model server', () => {
   let database: TestDatabase;
   const servers: ModelServer[] = [];
   const customers = Array.from({ length: CUSTOMERS }, (_, i) => `c${i}`);
+  let model: { userFactors: Float32Array; itemFactors: Float32Array; userIds: Float64Array; itemIds: Float64Array };
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -30,14 +31,13 @@ describe('the two scoring paths of the model server', () => {
     // Every customer has seen a few items since training (the snapshot's newest id is 0).
     await db.execute(sql`INSERT INTO interactions (customer_id, item_id, type, occurred_at)
       SELECT c.id, i.id, 'view', now() FROM customers c JOIN items i ON (i.id + c.id) % 37 = 0`);
-    const artifact = syntheticArtifact({
-      factors: F,
+    model = {
       userFactors,
       itemFactors,
       userIds: Float64Array.from(users.rows.map((r) => Number(r.id))),
       itemIds: Float64Array.from(items.rows.map((r) => Number(r.id))),
-    });
-    await activateSynthetic(db, artifact, { customers: CUSTOMERS, items: ITEMS, maxInteractionId: 0 });
+    };
+    await activateSynthetic(db, syntheticArtifact({ factors: F, ...model }), { customers: CUSTOMERS, items: ITEMS, maxInteractionId: 0 });
   });
 
   afterAll(async () => {
@@ -84,5 +84,33 @@ describe('the two scoring paths of the model server', () => {
     expect(server.stats.inline).toBeGreaterThanOrEqual(1);
     expect(server.stats.inline + server.stats.requests).toBe(CUSTOMERS);
     expect(lists(burst)).toEqual(lists(alone));
+  });
+  it('scores a request with the model it began with when another is activated meanwhile', async () => {
+    const server = serve({ inlineAfterIdleMs: Number.POSITIVE_INFINITY });
+    await server.start();
+    const first = await server.recommend('c2', 5);
+    // Hold the next request after it has taken the loaded model, and activate another model
+    // (the same items in reverse row order) before it is scored.
+    let open = () => undefined as void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const patched = server as unknown as { customerRow: (...a: unknown[]) => Promise<number | null> };
+    const customerRow = patched.customerRow.bind(server);
+    patched.customerRow = async (...a) => {
+      await gate;
+      return customerRow(...a);
+    };
+    const pending = server.recommend('c2', 5);
+    const reversed = new Float32Array(ITEMS * F);
+    for (let j = 0; j < ITEMS; j++) reversed.set(model.itemFactors.subarray((ITEMS - 1 - j) * F, (ITEMS - j) * F), j * F);
+    const second = await activateSynthetic(database.db, syntheticArtifact({ factors: F, ...model, itemFactors: reversed }), { customers: CUSTOMERS, items: ITEMS, maxInteractionId: 0 });
+    await server.refresh();
+    open();
+    const held = await pending;
+    expect(held.modelVersion).toBe(first.modelVersion);
+    expect(lists([held])).toEqual(lists([first]));
+    // A request after the activation gets the new model (scores of other rows: another list).
+    const after = await server.recommend('c2', 5);
+    expect(after.modelVersion).toBe(second);
+    expect(lists([after])).not.toEqual(lists([first]));
   });
 });
