@@ -27,6 +27,11 @@ export interface Config {
   computeThreads: number;
   /** Native threads per recommendation scoring batch in the API (the rest of the cores serve requests). */
   servingThreads: number;
+  /**
+   * A recommendation request this many ms after the previous one, with nothing scoring or
+   * queued, is scored on the event loop instead of a native thread (Infinity: never).
+   */
+  servingInlineAfterIdleMs: number;
   /** Maximum GraphQL query depth and cost accepted from clients. */
   graphqlMaxDepth: number;
   graphqlMaxCost: number;
@@ -95,6 +100,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(name, `an integer from ${min} to ${max}`, raw);
   }
   return value;
+}
+
+/** Whole milliseconds from 0 to max, or `off` (Infinity). */
+function millisecondsOrOff(env: Env, name: string, fallback: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === 'off') return Number.POSITIVE_INFINITY;
+  if (raw !== undefined && !/^\d+$/.test(raw)) throw new ConfigError(name, `whole milliseconds from 0 to ${max}, or off`, raw);
+  return integer(env, name, fallback, 0, max);
 }
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
@@ -169,6 +182,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     sessionTtlHours: integer(env, 'CLIENTELE_SESSION_TTL_HOURS', 12, 1, 24 * 90),
     computeThreads: integer(env, 'CLIENTELE_THREADS', 0, 0, Math.max(256, os.cpus().length)),
     servingThreads: integer(env, 'CLIENTELE_SERVING_THREADS', 1, 0, Math.max(256, os.cpus().length)),
+    servingInlineAfterIdleMs: millisecondsOrOff(env, 'CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS', 1, 60_000),
     graphqlMaxDepth: integer(env, 'CLIENTELE_GRAPHQL_MAX_DEPTH', 12, 2, 64),
     graphqlMaxCost: integer(env, 'CLIENTELE_GRAPHQL_MAX_COST', 20000, 100, 10_000_000),
     encryptionKeys: encryptionKeys(env, runtime),

@@ -60,4 +60,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ CLIENTELE_SERVING_THREADS: '0' }).servingThreads).toBe(0);
     expect(() => loadConfig({ CLIENTELE_SERVING_THREADS: 'many' })).toThrow(/CLIENTELE_SERVING_THREADS/);
   });
+
+  it('scores a quiet request on the event loop after 1 ms unless told otherwise, and checks the setting', () => {
+    expect(loadConfig({}).servingInlineAfterIdleMs).toBe(1);
+    expect(loadConfig({ CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS: '0' }).servingInlineAfterIdleMs).toBe(0);
+    expect(loadConfig({ CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS: 'off' }).servingInlineAfterIdleMs).toBe(Number.POSITIVE_INFINITY);
+    expect(() => loadConfig({ CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS: '-1' })).toThrow(/CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS/);
+    expect(() => loadConfig({ CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS: 'soon' })).toThrow(/CLIENTELE_SERVING_INLINE_AFTER_IDLE_MS.*or off/);
+  });
 });

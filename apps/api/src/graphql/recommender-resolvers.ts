@@ -32,7 +32,7 @@ const servers = new WeakMap<Services, ModelServer>();
 export function modelServerFor(services: Services): ModelServer {
   let server = servers.get(services);
   if (!server) {
-    server = new ModelServer(services.database, { pollMs: services.config.recommenderPollMs, threads: services.config.servingThreads, logger: services.logger });
+    server = new ModelServer(services.database, { pollMs: services.config.recommenderPollMs, threads: services.config.servingThreads, inlineAfterIdleMs: services.config.servingInlineAfterIdleMs, logger: services.logger });
     servers.set(services, server);
   }
   return server;
