@@ -342,8 +342,9 @@ if (want('topk')) {
     p99ms: p(0.99) * 1000,
   });
   // Batches, as the API scores concurrent requests: one pass over the compact copy (8-bit on
-  // AVX-512 VNNI, else half-float; cpuFeatures().int8ScanFast says which) for all of them, one thread. Per-query time falls with the batch while the scan is memory-bound,
-  // then levels off where it is bound by the multiply-adds (B × 100k × 64 per batch).
+  // AVX-512 VNNI, else half-float; cpuFeatures().int8ScanFast says which) for all of them, one
+  // thread. Per-query time falls with the batch while the scan is memory-bound, then levels off
+  // where it is bound by the multiply-adds (B × 100k × 64 per batch).
   const perQuery = {};
   for (const batch of [1, 4, 16, 32]) {
     const q = new Float32Array(batch * d).map(() => gaussian(r));

@@ -149,7 +149,8 @@ class Args {
   /**
    * Refuses the call when a typed array read earlier has since been detached or moved: reading
    * a later option can run JavaScript (a getter) that transfers an earlier array's buffer.
-   * Call once every option has been read.
+   * Call once every option has been read (start_task does for every asynchronous call; a
+   * synchronous one calls it itself).
    */
   void verify_unchanged() const;
 
@@ -282,7 +283,9 @@ Napi::Promise start_task(const Args& args, Extra... extra) {
     const Args& a;
     ~Unsecure() { a.secure_into(nullptr); }
   } unsecure{args};
-  return Job::Start(std::make_unique<T>(args, extra...));
+  auto task = std::make_unique<T>(args, extra...);
+  args.verify_unchanged();
+  return Job::Start(std::move(task));
 }
 
 /** Converts a core exception (rethrown inside) into a thrown JS error of the right class. */

@@ -489,10 +489,9 @@ void top_k_batch_i8(const Kernels& K, DotRowsI8 scan, const float* M, const Int8
   std::vector<float> margins(nq, 0.0f);
   // Each query's 8-bit codes plus 128 (vpdpbusd multiplies unsigned by signed bytes; the kernel
   // takes 128·Σ code back off with the row sums), zero-padded to whole groups of 4.
-  std::vector<uint8_t> codes;
+  const size_t with_vector = static_cast<size_t>(std::count_if(queries, queries + nq, [](const TopKQuery& q) { return q.query != nullptr; }));
+  std::vector<uint8_t> codes(with_vector * G * 4, 128);
   std::vector<float> qscale;
-  for (size_t q = 0; q < nq; ++q)
-    if (queries[q].query) codes.resize(codes.size() + G * 4, 128);
   for (size_t q = 0, a = 0; q < nq; ++q) {
     const float* x = queries[q].query;
     if (!x) continue;

@@ -160,7 +160,7 @@ export class ModelServer {
   /** When score() was last called (performance.now()). */
   private lastScoreAt = Number.NEGATIVE_INFINITY;
   private dbPopular: { at: number; ids: number[] } | null = null;
-  /** Batches scored and requests in them, requests scored on the event loop, for the benchmark and metrics. */
+  /** Batches scored and requests in them, requests scored on the event loop, models loaded and refused (for tests and diagnosis). */
   readonly stats = { batches: 0, requests: 0, inline: 0, loads: 0, refusedLoads: 0 };
 
   constructor(
