@@ -72,6 +72,8 @@ describe.skipIf(!isNativeBuilt())('native argument re-validation', () => {
     ['topKBatch', '8-bit copy not a Uint8Array', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: new Int8Array(256), maxNorm: 1 }, TypeError],
     ['topK', '8-bit copy of other items', { query: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: copy8(6), maxNorm: 1 }, RangeError],
     ['topK', '8-bit copy at an odd byte offset', { query: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: copy8(4, 1), maxNorm: 1 }, RangeError],
+    // The async call reads a private (aligned) copy; it must refuse what the sync call refuses.
+    ['topKBatch', '8-bit copy at an odd byte offset', { queries: f32(2), items: f32(4), dim: 2, k: 1, itemsInt8: copy8(4, 1), maxNorm: 1 }, /multiple of 4/],
     ['similarItems', 'query out of range', { items: f32(4), dim: 2, k: 1, queries: i32(9) }, RangeError],
     ['scorePairs', 'user out of range', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(1), items: i32(0) }, RangeError],
     ['scorePairs', 'bias length', { userFactors: f32(2), itemFactors: f32(2), dim: 2, users: i32(0), items: i32(0), userBias: f32(3) }, RangeError],

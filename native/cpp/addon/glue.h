@@ -111,8 +111,12 @@ class Args {
   bool has(const char* key) const;
   Napi::Value get(const char* key) const;
 
+  /**
+   * A typed-array option. `align` > 0 requires the caller's data to start at a multiple of
+   * that many bytes; it is checked before any private copy, so sync and async calls agree.
+   */
   template <typename T>
-  View<T> typed(const char* key, bool required = true) const {
+  View<T> typed(const char* key, bool required = true, size_t align = 0) const {
     Napi::Value v = get(key);
     View<T> out;
     if (v.IsUndefined() || v.IsNull()) {
@@ -131,6 +135,8 @@ class Args {
     if (out.length > 0) {
       if (buf.Data() == nullptr) range_error(key, "a typed array with live (not detached) memory", "a detached buffer");
       out.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset());
+      if (align > 0 && reinterpret_cast<uintptr_t>(out.data) % align != 0)
+        range_error(key, "data starting at a multiple of " + std::to_string(align) + " bytes", "byte offset not a multiple of " + std::to_string(align));
       seen_.push_back(Seen{key, ta, out.data, out.length * sizeof(T)});
       // Index arrays are always copied: validated once, they must stay as validated. Float and
       // byte data may be shared when pinned (an item matrix is too large to copy per call).

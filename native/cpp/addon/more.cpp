@@ -89,10 +89,9 @@ bool read_half_copy(const Args& a, size_t rows, size_t d, View<uint16_t>& half, 
  */
 bool read_int8(const Args& a, size_t rows, size_t d, View<uint8_t>& data, Int8Copy& copy, float& max_norm) {
   if (!a.has("itemsInt8")) return false;
-  data = a.typed<uint8_t>("itemsInt8");
+  // The copy's header holds floats; a copy moved off a 4-byte boundary was not made by int8Copy.
+  data = a.typed<uint8_t>("itemsInt8", true, alignof(float));
   std::string why;
-  if (reinterpret_cast<uintptr_t>(data.data) % alignof(float) != 0)
-    a.range_error("itemsInt8", "a copy starting at a multiple of 4 bytes (as made by int8Copy)", "byte offset not a multiple of 4");
   if (!read_int8_copy(data.data, data.length, rows, d, copy, why)) a.range_error("itemsInt8", why, "length " + std::to_string(data.length) + " or another header");
   max_norm = static_cast<float>(a.number("maxNorm", 0, 1e30));
   return true;
