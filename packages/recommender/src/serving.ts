@@ -303,7 +303,7 @@ export class ModelServer {
   }
 
   private async load(version: number, activationId: number): Promise<Loaded> {
-    const model = await loadArtifact(this.db, version);
+    let model = await loadArtifact(this.db, version);
     const meta = await getModelVersion(this.db, version);
     const f = model.factors;
     const nUsers = model.userIds.length;
@@ -330,6 +330,9 @@ export class ModelServer {
       offset = (row) => mean + (userBias[row] ?? 0);
     }
     const scorer = new ItemScorer(itemMatrix, dim);
+    // Implicit models score the factors as stored: the rest of serving (reasons, similar items)
+    // reads the scorer's pinned copy, so the artifact's own matrix is not held as well.
+    if (itemMatrix === model.itemFactors) model = { ...model, itemFactors: scorer.itemFactors };
     const itemRowById = new Map<number, number>();
     model.itemIds.forEach((id, row) => itemRowById.set(id, row));
     const userRowById = new Map<number, number>();

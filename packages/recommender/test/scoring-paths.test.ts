@@ -74,6 +74,15 @@ describe('the two scoring paths of the model server', () => {
     expect(seen.rows[0]?.n).toBeGreaterThan(0);
   });
 
+  it('holds an implicit model\'s item factors once: the model reads the scorer\'s pinned copy', async () => {
+    const server = serve({});
+    await server.start();
+    type Held = { loaded: { model: { itemFactors: Float32Array }; scorer: { itemFactors: Float32Array } } };
+    const { loaded } = server as unknown as Held;
+    expect(loaded.model.itemFactors).toBe(loaded.scorer.itemFactors);
+    expect(loaded.model.itemFactors).toEqual(model.itemFactors);
+  });
+
   it('mixes the paths under a burst without changing a list', async () => {
     const reference = serve({ inlineAfterIdleMs: 0 });
     const alone = [];
