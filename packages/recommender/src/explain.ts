@@ -18,6 +18,18 @@ export interface Contribution {
   type: string;
 }
 
+/**
+ * Item factor rows as read here: `stride` values per row, of which the first `factors` are the
+ * item's factors (serving passes the matrix it scores: explicit rows carry the bias after them).
+ */
+export interface ItemRows {
+  data: Float32Array;
+  stride: number;
+}
+
+/** What explanations read of a model: everything but the stored item matrix (see ItemRows). */
+export type ExplainedModel = Omit<ModelArtifact, 'itemFactors'>;
+
 const EXPLICIT_BIAS_REGULARIZATION = 10; // trainExplicit's default, used in training
 
 /** In-place Cholesky of a symmetric positive-definite n×n matrix (lower triangle); false if not SPD. */
@@ -61,10 +73,14 @@ export class Explainer {
   private readonly from: number;
 
   constructor(
-    private readonly model: ModelArtifact,
+    private readonly model: ExplainedModel,
     userRow: number,
+    private readonly items: ItemRows,
   ) {
     const f = model.factors;
+    if (!Number.isInteger(items.stride) || items.stride < f) throw new RangeError(`Explainer: items.stride: expected a whole number ≥ factors=${f}, got ${items.stride}`);
+    const rows = items.data;
+    const stride = items.stride;
     const from = model.seenIndptr[userRow] ?? 0;
     const to = model.seenIndptr[userRow + 1] ?? from;
     this.from = from;
@@ -87,7 +103,7 @@ export class Explainer {
     }
     this.seen.forEach((item, p) => {
       const v = values[p] ?? 0;
-      for (let j = 0; j < f; j++) z[j] = model.itemFactors[item * f + j] ?? 0;
+      for (let j = 0; j < f; j++) z[j] = rows[item * stride + j] ?? 0;
       if (explicit) z[f] = 1;
       // implicit: A gets (c − 1) y yᵀ and the part is c·(…); explicit: A gets z zᵀ, the part t·(…).
       const w = explicit ? 1 : model.alpha * v;
@@ -108,13 +124,14 @@ export class Explainer {
     if (!this.factor) return [];
     const { model, n } = this;
     const f = model.factors;
+    const { data: rows, stride } = this.items;
     const target = new Float64Array(n);
-    for (let j = 0; j < f; j++) target[j] = model.itemFactors[itemRow * f + j] ?? 0;
+    for (let j = 0; j < f; j++) target[j] = rows[itemRow * stride + j] ?? 0;
     const w = solve(this.factor, n, target);
     const parts: Contribution[] = [];
     this.seen.forEach((item, p) => {
       let dot = 0;
-      for (let j = 0; j < f; j++) dot += (model.itemFactors[item * f + j] ?? 0) * (w[j] ?? 0);
+      for (let j = 0; j < f; j++) dot += (rows[item * stride + j] ?? 0) * (w[j] ?? 0);
       if (model.kind === 'explicit') dot += w[f] ?? 0;
       const weight = (this.coefficients[p] ?? 0) * dot;
       if (weight > 0) parts.push({ row: item, weight, type: model.types[model.seenTypes[this.from + p] ?? 0] ?? 'interaction' });

@@ -37,7 +37,7 @@ export {
   type NewModelVersion,
 } from './registry.js';
 export { beats, buildArtifact, runTraining, type RunProgress, type TrainingRunOptions, type TrainingRunResult } from './pipeline.js';
-export { Explainer, type Contribution } from './explain.js';
+export { Explainer, type Contribution, type ExplainedModel, type ItemRows } from './explain.js';
 export {
   ModelServer,
   type BatchEntry,

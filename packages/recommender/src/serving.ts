@@ -2,9 +2,8 @@ import { ItemScorer } from '@clientele/compute';
 import { attachedInteractionSegments, auditLog, customerAliases, customers, interactions, items, selectRows, type DatabaseHandle } from '@clientele/db';
 import { DomainError, RATING_MAX, RATING_MIN, type ItemRecord } from '@clientele/domain';
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
-import type { ModelArtifact } from './artifact.js';
 import { yieldToEventLoop } from './event-loop.js';
-import { Explainer, type Contribution } from './explain.js';
+import { Explainer, type Contribution, type ExplainedModel, type ItemRows } from './explain.js';
 import { ACTIVATION_CHANNEL, currentActivation, getModelVersion, loadArtifact } from './registry.js';
 
 // What each API process holds: the active model's factors (scored natively), the catalogue
@@ -85,10 +84,13 @@ export type BatchEntry = RecommendationList | { customerId: string; error: Domai
 interface Loaded {
   version: number;
   activationId: number;
-  model: ModelArtifact;
+  /** The artifact without its item matrix: the process holds the item factors once, in `items`. */
+  model: ExplainedModel;
   dim: number;
   /** Item factors as scored (explicit: with the item bias appended). */
   scorer: ItemScorer;
+  /** The scorer's matrix, as reasons and similar items read it (rows of `dim`, factors first). */
+  items: ItemRows;
   queries: Float32Array;
   /** Score offset per user row (explicit: μ + b_u); 0 for implicit. */
   offset: (row: number) => number;
@@ -303,7 +305,7 @@ export class ModelServer {
   }
 
   private async load(version: number, activationId: number): Promise<Loaded> {
-    let model = await loadArtifact(this.db, version);
+    const model = await loadArtifact(this.db, version);
     const meta = await getModelVersion(this.db, version);
     const f = model.factors;
     const nUsers = model.userIds.length;
@@ -330,9 +332,9 @@ export class ModelServer {
       offset = (row) => mean + (userBias[row] ?? 0);
     }
     const scorer = new ItemScorer(itemMatrix, dim);
-    // Implicit models score the factors as stored: the rest of serving (reasons, similar items)
-    // reads the scorer's pinned copy, so the artifact's own matrix is not held as well.
-    if (itemMatrix === model.itemFactors) model = { ...model, itemFactors: scorer.itemFactors };
+    // The rest of serving (reasons, similar items) reads the scorer's pinned copy, so the
+    // artifact's own item matrix is dropped here instead of being held as well.
+    const { itemFactors: _stored, ...served } = model;
     const itemRowById = new Map<number, number>();
     model.itemIds.forEach((id, row) => itemRowById.set(id, row));
     const userRowById = new Map<number, number>();
@@ -341,12 +343,13 @@ export class ModelServer {
     const loaded: Loaded = {
       version,
       activationId,
-      model,
+      model: served,
       dim,
       scorer,
+      items: { data: scorer.itemFactors, stride: dim },
       queries,
       offset,
-      userRowByExternal: await this.customerRows(model, userRowById),
+      userRowByExternal: await this.customerRows(served, userRowById),
       userRowById,
       itemRowById,
       popularity,
@@ -367,7 +370,7 @@ export class ModelServer {
   }
 
   /** External id → user row for the model's customers that still exist. */
-  private async customerRows(model: ModelArtifact, rowById: Map<number, number>): Promise<Map<string, number>> {
+  private async customerRows(model: ExplainedModel, rowById: Map<number, number>): Promise<Map<string, number>> {
     const map = new Map<string, number>();
     const ids = [...model.userIds];
     for (let i = 0; i < ids.length; i += 50_000) {
@@ -639,7 +642,7 @@ export class ModelServer {
     const offset = loaded.offset(userRow);
     let explainer: Explainer | null = null;
     const explain = (row: number): Reason[] => {
-      explainer ??= new Explainer(model, userRow);
+      explainer ??= new Explainer(model, userRow, loaded.items);
       return explainer.contributions(row).map((c: Contribution) => ({ itemId: model.itemIds[c.row] ?? 0, weight: c.weight, interaction: c.type }));
     };
     const results: RecommendationResult[] = [];
@@ -780,14 +783,16 @@ export class ModelServer {
       return { coldStart: true, first: k, capped, items: popular };
     }
     if (!loaded.similar) {
-      // Unit-length copies of the item factors: cosine becomes a dot product.
+      // Unit-length copies of the item factors (without an explicit model's bias): cosine
+      // becomes a dot product.
       const f = loaded.model.factors;
-      const unit = new Float32Array(loaded.model.itemFactors);
+      const { data: rows, stride } = loaded.items;
+      const unit = new Float32Array(loaded.model.itemIds.length * f);
       for (let r = 0; r < loaded.model.itemIds.length; r++) {
         let norm = 0;
-        for (let j = 0; j < f; j++) norm += (unit[r * f + j] ?? 0) ** 2;
+        for (let j = 0; j < f; j++) norm += (rows[r * stride + j] ?? 0) ** 2;
         const s = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-        for (let j = 0; j < f; j++) unit[r * f + j] = (unit[r * f + j] ?? 0) * s;
+        for (let j = 0; j < f; j++) unit[r * f + j] = (rows[r * stride + j] ?? 0) * s;
       }
       loaded.similar = new ItemScorer(unit, f);
     }

@@ -74,13 +74,15 @@ describe('the two scoring paths of the model server', () => {
     expect(seen.rows[0]?.n).toBeGreaterThan(0);
   });
 
-  it('holds an implicit model\'s item factors once: the model reads the scorer\'s pinned copy', async () => {
+  it('holds an implicit model\'s item factors once: the rest of serving reads the scorer\'s pinned copy', async () => {
     const server = serve({});
     await server.start();
-    type Held = { loaded: { model: { itemFactors: Float32Array }; scorer: { itemFactors: Float32Array } } };
+    type Held = { loaded: { model: object; items: { data: Float32Array; stride: number }; scorer: { itemFactors: Float32Array } } };
     const { loaded } = server as unknown as Held;
-    expect(loaded.model.itemFactors).toBe(loaded.scorer.itemFactors);
-    expect(loaded.model.itemFactors).toEqual(model.itemFactors);
+    expect('itemFactors' in loaded.model).toBe(false);
+    expect(loaded.items.data).toBe(loaded.scorer.itemFactors);
+    expect(loaded.items.stride).toBe(F);
+    expect(loaded.items.data).toEqual(model.itemFactors);
   });
 
   it('mixes the paths under a burst without changing a list', async () => {

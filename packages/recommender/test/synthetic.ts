@@ -2,8 +2,9 @@ import type { Database } from '@clientele/db';
 import { activateModelVersion, encodeArtifact, gramMatrix, saveModelVersion } from '../src/index.js';
 
 /**
- * An implicit model artifact from given factors and ids, with no seen items and no
- * popularity: what tests of loading and serving need, without training.
+ * A model artifact from given factors and ids, with no popularity and (unless given) no seen
+ * items: what tests of loading and serving need, without training. Implicit unless biases are
+ * given (then explicit, with ratings as the seen values).
  */
 export function syntheticArtifact(options: {
   factors: number;
@@ -13,42 +14,44 @@ export function syntheticArtifact(options: {
   itemIds: Float64Array;
   regularizationExponent?: number;
   regularizationOffset?: number;
+  bias?: { user: Float32Array; item: Float32Array; globalMean: number };
+  seen?: { indptr: Int32Array; items: Int32Array; values: Float32Array };
 }): Uint8Array {
-  const { factors, userFactors, itemFactors, userIds, itemIds } = options;
+  const { factors, userFactors, itemFactors, userIds, itemIds, bias, seen } = options;
   return encodeArtifact({
-    kind: 'implicit',
+    kind: bias ? 'explicit' : 'implicit',
     factors,
     userFactors,
     itemFactors,
-    userBias: null,
-    itemBias: null,
-    globalMean: 0,
-    alpha: 1,
+    userBias: bias?.user ?? null,
+    itemBias: bias?.item ?? null,
+    globalMean: bias?.globalMean ?? 0,
+    alpha: bias ? 0 : 1,
     regularization: 0.1,
     regularizationExponent: options.regularizationExponent ?? 0,
     regularizationOffset: options.regularizationOffset ?? 0,
     userIds,
     itemIds,
-    seenIndptr: new Int32Array(userIds.length + 1),
-    seenItems: new Int32Array(0),
-    seenValues: new Float32Array(0),
-    seenTypes: new Uint8Array(0),
-    types: ['view'],
+    seenIndptr: seen?.indptr ?? new Int32Array(userIds.length + 1),
+    seenItems: seen?.items ?? new Int32Array(0),
+    seenValues: seen?.values ?? new Float32Array(0),
+    seenTypes: new Uint8Array(seen?.items.length ?? 0),
+    types: [bias ? 'rating' : 'view'],
     popularity: new Float32Array(itemIds.length),
     gram: gramMatrix(itemFactors, factors),
   });
 }
 
-/** Stores a synthetic implicit model as a new version and activates it; returns the version. */
-export async function activateSynthetic(db: Database, artifact: Uint8Array, data: { customers: number; items: number; maxInteractionId: number }): Promise<number> {
+/** Stores a synthetic model as a new version and activates it; returns the version. */
+export async function activateSynthetic(db: Database, artifact: Uint8Array, data: { customers: number; items: number; maxInteractionId: number }, kind: 'implicit' | 'explicit' = 'implicit'): Promise<number> {
   const version = await saveModelVersion(
     db,
     {
-      kind: 'implicit',
+      kind,
       params: { synthetic: true },
       data: { ...data, pairs: 0, segments: [0] },
       metrics: {},
-      primaryMetric: 'precision@10',
+      primaryMetric: kind === 'explicit' ? 'rmse' : 'precision@10',
       primaryValue: null,
       search: null,
       trainingSeconds: 0,
