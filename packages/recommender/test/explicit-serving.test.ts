@@ -1,9 +1,8 @@
 import { seededRandom } from '@clientele/compute';
 import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Explainer, ModelServer, decodeArtifact } from '../src/index.js';
-import { activateSynthetic, syntheticArtifact } from './synthetic.js';
+import { activateSynthetic, insertCustomersAndItems, syntheticArtifact } from './synthetic.js';
 
 // An explicit model is scored as [y, b] rows, and serving holds only that matrix: reasons and
 // similar items read the item factors at its stride. They must come out as they do from the
@@ -22,10 +21,7 @@ describe('serving an explicit model from its scored matrix alone', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     const db = database.db;
-    await db.execute(sql`INSERT INTO customers (external_id) SELECT 'c' || n FROM generate_series(0, ${CUSTOMERS - 1}) AS n`);
-    await db.execute(sql`INSERT INTO items (external_id, title) SELECT 'i' || n, 'Item ' || n FROM generate_series(0, ${ITEMS - 1}) AS n`);
-    const users = (await db.execute(sql`SELECT id FROM customers ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
-    const items = (await db.execute(sql`SELECT id FROM items ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
+    const { userIds, itemIds } = await insertCustomersAndItems(db, CUSTOMERS, ITEMS);
     const random = seededRandom(5);
     const indptr = Int32Array.from({ length: CUSTOMERS + 1 }, (_, u) => u * RATED);
     const rated = Int32Array.from({ length: CUSTOMERS * RATED }, (_, p) => (Math.floor(p / RATED) * 37 + (p % RATED) * 11) % ITEMS);
@@ -33,8 +29,8 @@ describe('serving an explicit model from its scored matrix alone', () => {
       factors: F,
       userFactors: Float32Array.from({ length: CUSTOMERS * F }, () => random() - 0.5),
       itemFactors: Float32Array.from({ length: ITEMS * F }, () => random() - 0.5),
-      userIds: Float64Array.from(users.rows.map((r) => Number(r.id))),
-      itemIds: Float64Array.from(items.rows.map((r) => Number(r.id))),
+      userIds,
+      itemIds,
       bias: { user: Float32Array.from({ length: CUSTOMERS }, () => random() - 0.5), item: Float32Array.from({ length: ITEMS }, () => random() - 0.5), globalMean: 3.5 },
       seen: { indptr, items: rated, values: Float32Array.from(rated, () => 0.5 + Math.floor(random() * 10) / 2) },
     });

@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@clientele/db/testing';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer } from '../src/index.js';
-import { activateSynthetic, syntheticArtifact } from './synthetic.js';
+import { activateSynthetic, insertCustomersAndItems, syntheticArtifact } from './synthetic.js';
 
 // A request that finds the server quiet is scored on the event loop; concurrent ones are
 // batched on the native threads. Both paths must give the same lists, seen items excluded.
@@ -21,10 +21,7 @@ describe('the two scoring paths of the model server', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     const db = database.db;
-    await db.execute(sql`INSERT INTO customers (external_id) SELECT 'c' || n FROM generate_series(0, ${CUSTOMERS - 1}) AS n`);
-    await db.execute(sql`INSERT INTO items (external_id, title) SELECT 'i' || n, 'Item ' || n FROM generate_series(0, ${ITEMS - 1}) AS n`);
-    const users = (await db.execute(sql`SELECT id FROM customers ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
-    const items = (await db.execute(sql`SELECT id FROM items ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
+    const { userIds, itemIds } = await insertCustomersAndItems(db, CUSTOMERS, ITEMS);
     const random = seededRandom(11);
     const userFactors = Float32Array.from({ length: CUSTOMERS * F }, () => random() - 0.5);
     const itemFactors = Float32Array.from({ length: ITEMS * F }, () => random() - 0.5);
@@ -34,8 +31,8 @@ describe('the two scoring paths of the model server', () => {
     model = {
       userFactors,
       itemFactors,
-      userIds: Float64Array.from(users.rows.map((r) => Number(r.id))),
-      itemIds: Float64Array.from(items.rows.map((r) => Number(r.id))),
+      userIds,
+      itemIds,
     };
     await activateSynthetic(db, syntheticArtifact({ factors: F, ...model }), { customers: CUSTOMERS, items: ITEMS, maxInteractionId: 0 });
   });

@@ -1,4 +1,5 @@
 import type { Database } from '@clientele/db';
+import { sql } from 'drizzle-orm';
 import { activateModelVersion, encodeArtifact, gramMatrix, saveModelVersion } from '../src/index.js';
 
 /**
@@ -62,4 +63,15 @@ export async function activateSynthetic(db: Database, artifact: Uint8Array, data
   );
   await activateModelVersion(db, version.version, { type: 'system', name: 'test' });
   return version.version;
+}
+
+/** Customers c0… and items i0… ('Item n'), inserted in order; their internal ids as model rows. */
+export async function insertCustomersAndItems(db: Database, customers: number, items: number): Promise<{ userIds: Float64Array; itemIds: Float64Array }> {
+  await db.execute(sql`INSERT INTO customers (external_id) SELECT 'c' || n FROM generate_series(0, ${customers - 1}) AS n`);
+  await db.execute(sql`INSERT INTO items (external_id, title) SELECT 'i' || n, 'Item ' || n FROM generate_series(0, ${items - 1}) AS n`);
+  const ids = async (table: 'customers' | 'items') => {
+    const result = (await db.execute(sql`SELECT id FROM ${sql.identifier(table)} ORDER BY id`)) as unknown as { rows: { id: string | number }[] };
+    return Float64Array.from(result.rows.map((r) => Number(r.id)));
+  };
+  return { userIds: await ids('customers'), itemIds: await ids('items') };
 }
