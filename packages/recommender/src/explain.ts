@@ -79,8 +79,7 @@ export class Explainer {
   ) {
     const f = model.factors;
     if (!Number.isInteger(items.stride) || items.stride < f) throw new RangeError(`Explainer: items.stride: expected a whole number ≥ factors=${f}, got ${items.stride}`);
-    const rows = items.data;
-    const stride = items.stride;
+    const { data: rows, stride } = items;
     const from = model.seenIndptr[userRow] ?? 0;
     const to = model.seenIndptr[userRow + 1] ?? from;
     this.from = from;
