@@ -167,7 +167,18 @@ async function quality() {
     const chosen = (await getModelVersion(database.db, searched.version))?.params ?? {};
     console.log(`    chosen settings: ${JSON.stringify({ factors: chosen.factors, iterations: chosen.iterations, regularization: chosen.regularization, alpha: chosen.alpha })}`);
     row('  training job time', `${searched.trainingSeconds.toFixed(2)} s`, '');
-    results.quality = { import: imported, explicit, implicit, searched };
+    // The other two splits the product offers, for comparison (no target is stated for them):
+    // one held-out item per customer, and the most recent year of the data.
+    const otherSplits = {};
+    for (const [name, split] of [['leave-last-out', { method: 'leave-last-out' }], ['temporal: the last 365 days', { method: 'temporal', days: 365 }]]) {
+      const r = await trainJob(database, { kind: 'implicit', weights: { rating: 1 }, split, seed: 42 });
+      const pm = r.metrics['precision@10'];
+      const bm = r.baseline['precision@10'];
+      row(`implicit ALS, ${name}: precision@10`, pm.toFixed(4), `popularity ${bm.toFixed(4)}`);
+      row('  ratio; NDCG@10 (model / popularity)', `${(pm / bm).toFixed(2)}`, `${r.metrics['ndcg@10'].toFixed(4)} / ${r.baseline['ndcg@10'].toFixed(4)}`);
+      otherSplits[name] = r;
+    }
+    results.quality = { import: imported, explicit, implicit, searched, otherSplits };
   } finally {
     await database.close();
     await target.drop();
