@@ -36,7 +36,7 @@ export {
   type ModelVersionPage,
   type NewModelVersion,
 } from './registry.js';
-export { beats, buildArtifact, runTraining, type RunProgress, type TrainingRunOptions, type TrainingRunResult } from './pipeline.js';
+export { beats, buildArtifact, incomparable, runTraining, type RunProgress, type TrainingRunOptions, type TrainingRunResult } from './pipeline.js';
 export { Explainer, type Contribution, type ExplainedModel, type ItemRows } from './explain.js';
 export {
   ModelServer,

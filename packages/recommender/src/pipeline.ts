@@ -88,11 +88,27 @@ export function buildArtifact(model: FittedModel, data: Dataset, params: Pick<Mo
   };
 }
 
-/** Whether `candidate` beats `active` on the primary metric (both of the same kind). */
-export function beats(candidate: ModelVersion | { kind: string; primaryValue: number | null }, active: ModelVersion, k: number): boolean {
-  if (candidate.kind !== active.kind || candidate.primaryValue === null) return false;
+type Compared = Pick<ModelVersion, 'kind' | 'primaryMetric' | 'primaryValue' | 'data'>;
+
+/**
+ * Why two versions' test figures do not compare, or null when they do: another model kind,
+ * another primary metric (precision@5 against precision@10), or another split (a leave-last-out
+ * precision is a tenth of a random 80/20 one on the same data).
+ */
+export function incomparable(candidate: Compared, active: Compared & { version: number }): string | null {
+  if (candidate.kind !== active.kind) return `the active version ${active.version} is ${active.kind}`;
+  if (candidate.primaryMetric !== active.primaryMetric) return `the active version ${active.version} was measured by ${active.primaryMetric}, this one by ${candidate.primaryMetric}`;
+  const split = (v: Compared) => String(v.data['split'] ?? 'unknown');
+  if (split(candidate) !== split(active)) return `the active version ${active.version} was tested on "${split(active)}", this one on "${split(candidate)}"`;
+  return null;
+}
+
+/** Whether `candidate` beats `active` on the primary metric; false when their figures do not compare. */
+export function beats(candidate: Compared, active: Compared & { version: number }): boolean {
+  if (incomparable(candidate, active) !== null || candidate.primaryValue === null) return false;
   if (active.primaryValue === null) return true;
-  const { lowerIsBetter } = primaryMetric(candidate.kind === 'explicit' ? 'explicit' : 'implicit', k);
+  // The direction depends on the kind alone (RMSE down, precision@k up), not on k.
+  const { lowerIsBetter } = primaryMetric(candidate.kind, 1);
   return lowerIsBetter ? candidate.primaryValue < active.primaryValue : candidate.primaryValue > active.primaryValue;
 }
 
@@ -127,7 +143,12 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
 
   let chosen: ModelParams = modelParamsOf(params);
   let search: SearchResult | null = null;
-  if (params.search.trials > 0 && split.validation.userRows.length > 0) {
+  if (params.search.trials > 0 && split.validation.userRows.length === 0) {
+    // Asked for a search that has nothing to compare its trials on: say so rather than train
+    // with the given settings as if they had been chosen.
+    throw new InsufficientDataError(`the ${split.description} split leaves no validation pairs for the search's ${params.search.trials} trials (choose another split, more days, or no search)`);
+  }
+  if (params.search.trials > 0) {
     t = performance.now();
     report({ stage: 'search', done: 0, total: params.search.trials });
     search = await randomSearch(split.train, split.validation, params, {
@@ -206,9 +227,9 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     if (!active) {
       activation = 'activated: no version was active';
       activated = true;
-    } else if (active.kind !== version.kind) {
-      activation = `not activated: the active version ${active.version} is ${active.kind}, so the metrics do not compare`;
-    } else if (beats(version, active, params.evaluationK)) {
+    } else if (incomparable(version, active) !== null) {
+      activation = `not activated: ${incomparable(version, active)}, so the metrics do not compare`;
+    } else if (beats(version, active)) {
       activation = `activated: ${metric.name} ${version.primaryValue?.toFixed(4)} beats version ${active.version}'s ${active.primaryValue?.toFixed(4)}`;
       activated = true;
     } else {

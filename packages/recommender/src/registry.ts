@@ -145,7 +145,6 @@ export async function activationHistory(db: Executor, limit = 50): Promise<Activ
   return rows.map(toActivation);
 }
 
-/** Reads a version's artifact and checks its SHA-256 and structure; throws ArtifactError when corrupt. */
 /** Artifact bytes read per statement (hex on the wire: twice that). */
 const ARTIFACT_CHUNK = 256 * 1024;
 
