@@ -4,7 +4,8 @@ import { DomainError, RATING_MAX, RATING_MIN, type ItemRecord } from '@clientele
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { yieldToEventLoop } from './event-loop.js';
 import { Explainer, type Contribution, type ExplainedModel, type ItemRows } from './explain.js';
-import { ACTIVATION_CHANNEL, currentActivation, getModelVersion, loadArtifact } from './registry.js';
+import { ArtifactError } from './artifact.js';
+import { ACTIVATION_CHANNEL, activationHistory, currentActivation, getModelVersion, loadArtifact, type Activation } from './registry.js';
 
 // What each API process holds: the active model's factors (scored natively), the catalogue
 // (for filters and the item fields of results), and what customers did since training (so
@@ -145,6 +146,8 @@ export class ModelServer {
   private refreshAgain = false;
   /** Activation ids that failed to load: not retried until another activation. */
   private readonly refused = new Set<number>();
+  /** Failed loads per activation id that were not (yet) refused. */
+  private readonly loadFailures = new Map<number, number>();
   private listener: { release(): void } | null = null;
   private listening = false;
   // The catalogue mirror.
@@ -298,9 +301,41 @@ export class ModelServer {
       this.stats.loads++;
       this.logger.info({ version: activation.version, ms: Math.round(performance.now() - started) }, 'recommender model loaded');
     } catch (error) {
-      this.refused.add(activation.id);
-      this.stats.refusedLoads++;
-      this.logger.error({ err: error, version: activation.version, serving: loaded?.version ?? null }, 'recommender model refused; the previous version keeps serving');
+      // A corrupt artifact stays corrupt: refused at once. Another failure (the database gone
+      // mid-load, say) is tried again at the next refresh, three times in all.
+      const failures = (this.loadFailures.get(activation.id) ?? 0) + 1;
+      this.loadFailures.set(activation.id, failures);
+      if (error instanceof ArtifactError || failures >= 3) {
+        this.refused.add(activation.id);
+        this.stats.refusedLoads++;
+        this.logger.error({ err: error, version: activation.version, serving: loaded?.version ?? null }, 'recommender model refused; the previous version keeps serving');
+      } else {
+        this.logger.warn({ err: error, version: activation.version, serving: loaded?.version ?? null, failures }, 'recommender model could not be loaded; trying again at the next refresh');
+      }
+      // A process that starts after the refused activation has no previous version in memory:
+      // it serves the newest earlier activation that loads, as the running processes do.
+      if (!loaded) await this.loadEarlier(activation);
+    }
+  }
+
+  /** Loads the newest activation before `refused` that names another version and verifies (a few tries at most). */
+  private async loadEarlier(refused: Activation): Promise<void> {
+    const tried = new Set([refused.version]);
+    for (const earlier of await activationHistory(this.db, 50)) {
+      if (earlier.id >= refused.id || tried.has(earlier.version)) continue;
+      if (tried.size > 5 || this.stopped) return;
+      tried.add(earlier.version);
+      try {
+        this.loaded = await this.load(earlier.version, earlier.id);
+        this.stats.loads++;
+        this.logger.warn({ version: earlier.version, refused: refused.version }, 'recommender model loaded from an earlier activation: the newest one was refused');
+        return;
+      } catch (error) {
+        this.logger.error({ err: error, version: earlier.version }, 'recommender model of an earlier activation could not be loaded either');
+        // Not corrupt (the database, say): the next version would fail the same way.
+        if (!(error instanceof ArtifactError)) return;
+        this.stats.refusedLoads++;
+      }
     }
   }
 
