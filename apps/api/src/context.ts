@@ -33,4 +33,15 @@ export interface Context {
   };
   /** External ids of customers whose personal data this request read; audited once at the end. */
   personalDataReads: Set<string>;
+  /** Warnings for the caller (e.g. `first` lowered to its cap), sent in the response's `extensions.warnings`. */
+  readonly warnings: readonly ResponseWarning[];
+  warn(warning: ResponseWarning): void;
+}
+
+/** Something the caller should know about an answer that is not an error. */
+export interface ResponseWarning {
+  code: string;
+  message: string;
+  /** The response path of the field it concerns. */
+  path: readonly (string | number)[];
 }

@@ -1,5 +1,5 @@
 import type { Principal } from '@clientele/auth';
-import type { Context, Services } from './context.js';
+import type { Context, ResponseWarning, Services } from './context.js';
 import { createLoaders } from './graphql/loaders.js';
 import { requestLogger } from './http/request-log.js';
 import type { Logger } from './logger.js';
@@ -17,6 +17,7 @@ export class RequestContext implements Context {
   readonly personalDataReads = new Set<string>();
   private boundLogger: Logger | undefined;
   private batchLoaders: Context['loaders'] | undefined;
+  private noted: ResponseWarning[] | undefined;
 
   constructor(
     readonly services: Services,
@@ -32,5 +33,13 @@ export class RequestContext implements Context {
 
   get loaders(): Context['loaders'] {
     return (this.batchLoaders ??= createLoaders(this.services.database.db));
+  }
+
+  get warnings(): readonly ResponseWarning[] {
+    return this.noted ?? [];
+  }
+
+  warn(warning: ResponseWarning): void {
+    (this.noted ??= []).push(warning);
   }
 }

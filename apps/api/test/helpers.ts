@@ -25,6 +25,7 @@ export interface TestApp {
 export interface GraphQLBody {
   data?: Record<string, unknown> | null;
   errors?: { message: string; extensions?: { code?: string; field?: string } }[];
+  extensions?: Record<string, unknown>;
 }
 
 /** The real server on a random port, over a fresh test database (PGlite or PostgreSQL). */

@@ -100,13 +100,16 @@ describe('recommendations end to end', () => {
   });
 
   it('trains, evaluates against the popularity baseline, activates, and serves over HTTP', async () => {
-    // A second request for the same kind while the first job is queued or running shares that
-    // job. Sent one after the other: sent together, either could arrive first and the job would
-    // carry the other's settings (no search), which made this test flaky.
-    const a = await gql('mutation { trainRecommender(input: { kind: IMPLICIT, factors: 8, iterations: 10, alpha: 5, regularization: 0.1, split: { method: LEAVE_LAST_OUT }, search: { trials: 3 } }) { id } }', {}, write);
-    const b = await gql('mutation { trainRecommender(input: { kind: IMPLICIT, factors: 8 }) { id } }', {}, write);
+    // The same settings asked again while the job is queued or running share that job, the
+    // defaults written out or not, in another order (other settings: the last test).
+    const settings = 'factors: 8, iterations: 10, alpha: 5, regularization: 0.1, split: { method: LEAVE_LAST_OUT }, search: { trials: 3 }';
+    const defaults = 'evaluationK: 10, weights: [{ type: "purchase", weight: 5 }, { type: "rating", weight: 1 }, { type: "view", weight: 1 }, { type: "click", weight: 1 }, { type: "add_to_cart", weight: 3 }]';
+    const [a, again] = await Promise.all([
+      gql(`mutation { trainRecommender(input: { kind: IMPLICIT, ${settings} }) { id } }`, {}, write),
+      gql(`mutation { trainRecommender(input: { kind: IMPLICIT, ${defaults}, ${settings} }) { id } }`, {}, write),
+    ]);
     const id = (a.data?.['trainRecommender'] as { id: string }).id;
-    expect((b.data?.['trainRecommender'] as { id: string }).id).toBe(id);
+    expect((again.data?.['trainRecommender'] as { id: string }).id).toBe(id);
     const job = await app.services.jobs.waitFor(id, { timeoutMs: 60_000 });
     expect(job.error).toBeNull();
     expect(job.status).toBe('completed');
@@ -125,6 +128,7 @@ describe('recommendations end to end', () => {
 
     // No model active yet: popularity, flagged.
     const before = await recommend('c1', { first: 3 });
+    expect(before.data?.['recommendations']).toHaveLength(3);
     expect((before.data?.['recommendations'] as Json[]).every((r) => r['coldStart'] === true && r['source'] === 'POPULARITY')).toBe(true);
 
     const activated = await gql('mutation { activateRecommenderModel(version: 1) { version active } }', {}, write);
@@ -151,6 +155,7 @@ describe('recommendations end to end', () => {
 
     // Cold start: a customer the model has not seen.
     const cold = (await recommend('newcomer', { first: 3, filter: { categories: ['garden'] } })).data?.['recommendations'] as Json[];
+    expect(cold).toHaveLength(3);
     expect(cold.every((r) => r['coldStart'] === true && ((r['item'] as Json)['categories'] as string[])[0] === 'garden')).toBe(true);
 
     // Similar items, popular items, batch.
@@ -158,8 +163,11 @@ describe('recommendations end to end', () => {
     expect(similar.errors).toBeUndefined();
     const similarKitchen = (similar.data?.['similarItems'] as Json[]).filter((r) => ((r['item'] as Json)['categories'] as string[])[0] === 'kitchen');
     expect(similarKitchen.length).toBeGreaterThanOrEqual(2);
+    expect(similar.data?.['newItem']).toHaveLength(2);
     expect((similar.data?.['newItem'] as Json[]).every((r) => r['coldStart'] === true)).toBe(true);
-    expect(similar.data?.['popularItems']).toHaveLength(2);
+    // Popular items were asked for: not a cold-start fallback.
+    expect(similar.data?.['popularItems']).toEqual([expect.objectContaining({ coldStart: false }), expect.objectContaining({ coldStart: false })]);
+    expect(similar.extensions).toBeUndefined();
     const batch = await gql('{ recommendationsBatch(customerIds: ["c1", "c40", "ghost"], first: 2) { customerId coldStart error items { item { id } } } }');
     const entries = batch.data?.['recommendationsBatch'] as Json[];
     expect(entries.map((e) => [e['customerId'], (e['items'] as Json[]).length])).toEqual([['c1', 2], ['c40', 2], ['ghost', 0]]);
@@ -176,7 +184,13 @@ describe('recommendations end to end', () => {
     const zero = await recommend('c1', { first: 0 });
     expect(zero.errors?.[0]?.message).toMatch(/first: expected a whole number from 1 to 100/);
     const many = await recommend('c1', { first: 5000, filter: { excludeSeen: false } });
-    expect((many.data?.['recommendations'] as Json[]).length).toBe(ITEMS); // capped at 100; the model has 40 items
+    expect((many.data?.['recommendations'] as Json[]).length).toBe(ITEMS); // the model has 40 items
+    expect(many.extensions?.['warnings']).toEqual([{ code: 'FIRST_CAPPED', message: 'first: 5000 is above the cap of 100; at most 100 results are returned', path: ['recommendations'] }]);
+    const capped = await gql('{ top: popularItems(first: 101) { score } similarItems(itemId: "i3", first: 100) { score } }');
+    expect(capped.extensions?.['warnings']).toEqual([expect.objectContaining({ code: 'FIRST_CAPPED', path: ['top'] })]);
+    const toys = await gql('{ popularItems(category: "toys") { score } }');
+    expect(toys.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(toys.errors?.[0]?.message).toMatch(/^category: no item has the category 'toys'; expected one of garden, kitchen/);
     const item = await gql('{ similarItems(itemId: "nope") { score } }');
     expect(item.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
@@ -194,8 +208,9 @@ describe('recommendations end to end', () => {
     await gql(`mutation { activateRecommenderModel(version: ${v2}) { version } }`, {}, write);
     const after = (await recommend('c5', { first: 3 })).data?.['recommendations'] as Json[];
     expect(after[0]?.['modelVersion']).toBe(v2);
-    // An explicit model scores predicted ratings.
+    // An explicit model scores predicted ratings: the answers are the new model's.
     expect(Number(after[0]?.['score'])).toBeGreaterThan(2);
+    expect(after.map((r) => r['score'])).not.toEqual(before.map((r) => r['score']));
     const deadline = Date.now() + 5000;
     while (other.activeVersion !== v2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(other.activeVersion).toBe(v2);
@@ -226,5 +241,16 @@ describe('recommendations end to end', () => {
     expect(served[0]?.['modelVersion']).toBe(1);
     const jobs = await db.select().from(schema.jobs).where(eq(schema.jobs.kind, TRAINING_JOB_KIND));
     expect(jobs.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('queues requests with other settings as jobs of their own', async () => {
+    const ask = async (input: string) => ((await gql(`mutation { trainRecommender(input: { ${input} }) { id } }`, {}, write)).data?.['trainRecommender'] as { id: string }).id;
+    const [first, same, other] = await Promise.all([ask('kind: IMPLICIT, factors: 4, iterations: 2'), ask('iterations: 2, factors: 4, kind: IMPLICIT'), ask('kind: IMPLICIT, factors: 3, iterations: 2')]);
+    expect(same).toBe(first);
+    expect(other).not.toBe(first);
+    const done = await Promise.all([first, other].map((id) => app.services.jobs.waitFor(id, { timeoutMs: 60_000 })));
+    expect(done.map((j) => j.status)).toEqual(['completed', 'completed']);
+    const params = await Promise.all(done.map(async (j) => (await gql(`{ recommenderModel(version: ${Number(j.result?.['version'])}) { params } }`)).data?.['recommenderModel'] as { params: Json }));
+    expect(params.map((p) => p.params['factors'])).toEqual([4, 3]);
   });
 });

@@ -64,6 +64,8 @@ export interface RecommendationResult {
   itemId: number;
   score: number;
   source: RecommendationSource;
+  /** A popularity fallback for a customer or item the model has not seen (not when popular items were asked for). */
+  coldStart: boolean;
   modelVersion: number | null;
   reasons(): Reason[];
 }
@@ -566,13 +568,14 @@ export class ModelServer {
     return n > this.maxResults ? { first: this.maxResults, capped: true } : { first: n, capped: false };
   }
 
-  private checkCategories(categories: readonly string[] | null | undefined): string[] | null {
+  /** The categories asked for, each one that some item has; `field` names the argument in the error. */
+  private checkCategories(categories: readonly string[] | null | undefined, field = 'filter.categories'): string[] | null {
     if (!categories || categories.length === 0) return null;
     const unknown = categories.filter((c) => !this.categories.has(c));
     if (unknown.length > 0) {
       const known = [...this.categories.keys()].sort();
       const shown = known.slice(0, 20).join(', ') + (known.length > 20 ? `, … (${known.length} in all)` : '');
-      throw new DomainError('BAD_USER_INPUT', `filter.categories: no item has the categor${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((c) => `'${c}'`).join(', ')}; expected one of ${shown || '(none: the catalogue has no categories)'}`, 'filter.categories');
+      throw new DomainError('BAD_USER_INPUT', `${field}: no item has the categor${unknown.length > 1 ? 'ies' : 'y'} ${unknown.map((c) => `'${c}'`).join(', ')}; expected one of ${shown || '(none: the catalogue has no categories)'}`, field);
     }
     return [...categories];
   }
@@ -683,7 +686,7 @@ export class ModelServer {
     const results: RecommendationResult[] = [];
     rows.forEach((row, i) => {
       const itemId = model.itemIds[row] ?? 0;
-      results.push({ itemId, score: (scores[i] ?? 0) + offset, source: 'model', modelVersion: loaded.version, reasons: () => explain(row) });
+      results.push({ itemId, score: (scores[i] ?? 0) + offset, source: 'model', coldStart: false, modelVersion: loaded.version, reasons: () => explain(row) });
     });
     return { ...base, coldStart: false, modelVersion: loaded.version, items: results };
   }
@@ -754,11 +757,20 @@ export class ModelServer {
     }
   }
 
+  /** The most popular items, optionally of one category (`popularItems`): not a fallback, so not marked cold start. */
+  async popularItems(first: number | null | undefined, category: string | null | undefined): Promise<{ first: number; capped: boolean; items: RecommendationResult[] }> {
+    await this.start();
+    const { first: k, capped } = this.capFirst(first);
+    const categories = category === null || category === undefined ? null : this.checkCategories([category], 'category');
+    return { first: k, capped, items: await this.popular(k, categories, false, undefined, false) };
+  }
+
   /**
    * Most popular items (training pairs in the served model; or, with no model, distinct
-   * customers in the usable interactions), optionally within categories and in stock.
+   * customers in the usable interactions), optionally within categories and in stock; marked
+   * as cold-start fallbacks unless `fallback` is false.
    */
-  async popular(k: number, categories: readonly string[] | null, inStockOnly: boolean, skip: (itemId: number) => boolean = () => false): Promise<RecommendationResult[]> {
+  private async popular(k: number, categories: readonly string[] | null, inStockOnly: boolean, skip: (itemId: number) => boolean = () => false, fallback = true): Promise<RecommendationResult[]> {
     await this.start();
     const loaded = this.loaded;
     const wanted = categories ? new Set(categories) : null;
@@ -768,7 +780,7 @@ export class ModelServer {
       const record = this.catalogue.get(itemId);
       if (wanted && !record?.categories.some((c) => wanted.has(c))) return;
       if (inStockOnly && record && !record.inStock) return;
-      out.push({ itemId, score, source: 'popularity', modelVersion: loaded?.version ?? null, reasons: () => [] });
+      out.push({ itemId, score, source: 'popularity', coldStart: fallback, modelVersion: loaded?.version ?? null, reasons: () => [] });
     };
     if (loaded) {
       const total = loaded.model.seenItems.length || 1;
@@ -838,6 +850,7 @@ export class ModelServer {
       itemId: loaded.model.itemIds[r] ?? 0,
       score: top.scores[i] ?? 0,
       source: 'model',
+      coldStart: false,
       modelVersion: loaded.version,
       reasons: () => [],
     }));

@@ -29,7 +29,12 @@ function observabilityPlugin(services: Services): ApolloServerPlugin<Context> {
             }
           }
         },
-        async willSendResponse({ operation, operationName, errors, contextValue }) {
+        async willSendResponse({ operation, operationName, errors, contextValue, response }) {
+          const warnings = contextValue?.warnings;
+          if (warnings && warnings.length > 0 && response.body.kind === 'single') {
+            const result = response.body.singleResult;
+            result.extensions = { ...result.extensions, warnings };
+          }
           // One audit entry per request that read personal data, naming whose.
           const reads = contextValue?.personalDataReads;
           if (reads && reads.size > 0) {

@@ -1,5 +1,6 @@
 import { describePrincipal, requireScope } from '@clientele/auth';
 import type { ItemRecord } from '@clientele/domain';
+import { responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
 import type { RecommenderModelKind, Resolvers, TrainRecommenderInput } from '@clientele/graphql';
 import type { JobStatus as JobStatusName } from '@clientele/jobs';
 import {
@@ -51,6 +52,12 @@ function itemOf(context: Context, id: number): ItemRecord | Promise<ItemRecord> 
   });
 }
 
+/** Tells the caller, in the response's `extensions.warnings`, that `first` was lowered to the cap. */
+function sayIfCapped(context: Context, info: GraphQLResolveInfo, asked: number | null | undefined, cap: { first: number; capped: boolean }): void {
+  if (!cap.capped) return;
+  context.warn({ code: 'FIRST_CAPPED', message: `first: ${asked} is above the cap of ${cap.first}; at most ${cap.first} results are returned`, path: responsePathAsArray(info.path) });
+}
+
 const toKind = (kind: string): RecommenderModelKind => (kind === 'explicit' ? 'EXPLICIT' : 'IMPLICIT');
 
 /** The GraphQL input as the JSON training settings the job stores (checked by parseTrainingParams). */
@@ -84,25 +91,30 @@ const PHRASES: Record<string, string> = {
 
 export const recommenderResolvers: Resolvers<Context> = {
   Query: {
-    recommendations: async (_root, { customerId, first, filter }, context) => {
+    recommendations: async (_root, { customerId, first, filter }, context, info) => {
       requireScope(context.principal, 'read');
       const list = await modelServerFor(context.services).recommend(customerId, first, filter);
+      sayIfCapped(context, info, first, list);
       return list.items;
     },
-    recommendationsBatch: async (_root, { customerIds, first, filter }, context) => {
-      requireScope(context.principal, 'read');
-      return modelServerFor(context.services).recommendMany(customerIds, first, filter);
-    },
-    similarItems: async (_root, { itemId, first }, context) => {
-      requireScope(context.principal, 'read');
-      return (await modelServerFor(context.services).similar(itemId, first)).items;
-    },
-    popularItems: async (_root, { first, category }, context) => {
+    recommendationsBatch: async (_root, { customerIds, first, filter }, context, info) => {
       requireScope(context.principal, 'read');
       const server = modelServerFor(context.services);
-      const { first: k } = server.capFirst(first);
-      await server.start();
-      return server.popular(k, category ? [category] : null, false);
+      const entries = await server.recommendMany(customerIds, first, filter);
+      sayIfCapped(context, info, first, server.capFirst(first));
+      return entries;
+    },
+    similarItems: async (_root, { itemId, first }, context, info) => {
+      requireScope(context.principal, 'read');
+      const similar = await modelServerFor(context.services).similar(itemId, first);
+      sayIfCapped(context, info, first, similar);
+      return similar.items;
+    },
+    popularItems: async (_root, { first, category }, context, info) => {
+      requireScope(context.principal, 'read');
+      const popular = await modelServerFor(context.services).popularItems(first, category);
+      sayIfCapped(context, info, first, popular);
+      return popular.items;
     },
     recommenderModels: async (_root, { first, after, kind }, context) => {
       requireScope(context.principal, 'read');
@@ -151,7 +163,7 @@ export const recommenderResolvers: Resolvers<Context> = {
   Recommendation: {
     item: (r, _args, context) => itemOf(context, r.itemId),
     source: (r) => (r.source === 'model' ? 'MODEL' : 'POPULARITY'),
-    coldStart: (r) => r.source === 'popularity',
+    coldStart: (r) => r.coldStart,
     reasons: (r) => r.reasons(),
   },
   RecommendationReason: {

@@ -638,8 +638,8 @@ export type Mutation = {
   /** Trains a churn model as a background job (write scope). One at a time: asking again while one is queued or running returns that job. */
   trainChurnModel: Job;
   /**
-   * Starts a training job (write scope). One job per model kind at a time: asking again while one
-   * is queued or running returns that job.
+   * Starts a training job (write scope). Asking again with the same settings (defaults filled in)
+   * while such a job is queued or running returns that job; other settings start a job of their own.
    */
   trainRecommender: Job;
   /** Trains a customer value model as a background job (write scope). One at a time, as for churn. */
@@ -810,7 +810,7 @@ export type Query = {
   job: Maybe<Job>;
   /** Background jobs, newest first. `first` is capped at 500. */
   jobs: Array<Job>;
-  /** The most popular items, optionally in one category. `first` is capped at 100. */
+  /** The most popular items, optionally in one category (an unknown category is a BAD_USER_INPUT error). `first` is capped at 100 (with a FIRST_CAPPED warning). */
   popularItems: Array<Recommendation>;
   /**
    * Evaluates a condition tree without saving it: the live count and the first members (`first`
@@ -821,11 +821,11 @@ export type Query = {
   /**
    * Recommended items for a customer (the partner's external id), best first, from the active
    * model. A customer the model has not seen gets popular items (per category when the filter
-   * names categories), marked `coldStart`. `first` is capped at 100 (larger values return 100);
-   * below 1 is an error. An unknown customer id is a NOT_FOUND error.
+   * names categories), marked `coldStart`. `first` is capped at 100 (larger values return 100, with
+   * a FIRST_CAPPED entry in the response's `extensions.warnings`); below 1 is an error. An unknown customer id is a NOT_FOUND error.
    */
   recommendations: Array<Recommendation>;
-  /** Recommendations for up to 1,000 customers at once (scored together); an unknown id gets an `error` in its entry. `first` is capped at 100. */
+  /** Recommendations for up to 1,000 customers at once (scored together); an unknown id gets an `error` in its entry. `first` is capped at 100 (with a FIRST_CAPPED warning). */
   recommendationsBatch: Array<CustomerRecommendations>;
   /** One recommender model version. */
   recommenderModel: Maybe<RecommenderModel>;
@@ -845,7 +845,7 @@ export type Query = {
   segmentationRuns: SegmentationRunConnection;
   /** Saved rule segments by name. `first` is capped at 500. */
   segments: SegmentConnection;
-  /** Items most similar to an item by factor cosine; an item the model has not seen gets popular items of its categories (coldStart). `first` is capped at 100. */
+  /** Items most similar to an item by factor cosine; an item the model has not seen gets popular items of its categories (coldStart). `first` is capped at 100 (with a FIRST_CAPPED warning). */
   similarItems: Array<Recommendation>;
   /** A recommender training job by id. */
   trainingJob: Maybe<Job>;
