@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DatabaseHandle } from '@clientele/db';
 import { DomainError } from '@clientele/domain';
 import { PermanentJobError, type JobContext, type JobQueue } from '@clientele/jobs';
@@ -5,8 +6,8 @@ import { InsufficientDataError } from './data.js';
 import { parseTrainingParams } from './params.js';
 import { runTraining } from './pipeline.js';
 
-// Training runs as a background job. The kind is a singleton per model kind: a second request
-// for the same kind while one is queued or running gets that job back instead of a duplicate.
+// Training runs as a background job. A request with the same settings as a job that is queued
+// or running gets that job back instead of a duplicate; other settings make a job of their own.
 
 export const TRAINING_JOB_KIND = 'recommender-train';
 
@@ -50,8 +51,19 @@ export function registerTrainingJob(queue: JobQueue, database: DatabaseHandle, o
   queue.register(TRAINING_JOB_KIND, trainingJobHandler(database, options), { singleton: true, retryLimit: 1 });
 }
 
-/** Checks the settings and enqueues a training job (deduplicated per model kind). */
+/**
+ * Checks the settings and enqueues a training job, deduplicated by its settings with every
+ * default filled in (so `{ kind: 'implicit' }` and the same with `factors: 64` are one job).
+ */
 export async function enqueueTraining(queue: JobQueue, input: Record<string, unknown>, actor: Parameters<JobQueue['enqueue']>[2]['actor'], interactionTypes?: readonly string[]) {
   const params = parseTrainingParams(input, interactionTypes);
-  return queue.enqueue(TRAINING_JOB_KIND, { ...input, kind: params.kind }, { actor, dedupeKey: params.kind });
+  const settings = createHash('sha256').update(canonicalJson(params)).digest('hex').slice(0, 32);
+  return queue.enqueue(TRAINING_JOB_KIND, { ...input, kind: params.kind }, { actor, dedupeKey: `${params.kind}:${settings}` });
+}
+
+/** JSON with object keys sorted at every level: equal settings give equal text whatever the order they came in. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
