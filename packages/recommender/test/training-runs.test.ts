@@ -3,7 +3,7 @@ import { eraseCustomer, trackInteractions, type InteractionInput, type Store } f
 import { ContactCipher, generateKeyringEntry } from '@clientele/privacy';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentActivation, getModelVersion, loadArtifact, loadDataset, parseTrainingParams, runTraining } from '../src/index.js';
+import { currentActivation, getModelVersion, type RunProgress, loadArtifact, loadDataset, parseTrainingParams, runTraining } from '../src/index.js';
 
 // What enters training (weights, decay, returns, off-scale ratings, erased customers), checked
 // against values worked out by hand, and when a new version auto-activates.
@@ -94,7 +94,17 @@ describe('training runs', () => {
     expect(decayed.users.size).toBe(61);
     expect(ratings.items.row(ids.get('i7') ?? -1)).toBeUndefined();
     // The trained artifact remembers what a customer has seen with the same values.
-    const run = await runTraining({ db: database.db, params: parseTrainingParams({ kind: 'implicit', factors: 4, iterations: 3, weights: { view: 1, purchase: 5 }, split: { validationFraction: 0 } }), actor });
+    const progress: RunProgress[] = [];
+    const run = await runTraining({ db: database.db, params: parseTrainingParams({ kind: 'implicit', factors: 4, iterations: 3, weights: { view: 1, purchase: 5 }, split: { validationFraction: 0 } }), actor, onProgress: (p) => progress.push(p) });
+    // Progress names each stage in turn, and each ALS iteration with its loss, which never rises.
+    expect([...new Set(progress.map((p) => p.stage))]).toEqual(['extract', 'train', 'evaluate', 'final', 'save']);
+    for (const stage of ['train', 'final']) {
+      const steps = progress.filter((p) => p.stage === stage && p.detail);
+      expect(steps.map((p) => p.detail?.['iteration'])).toEqual([1, 2, 3]);
+      const losses = steps.map((p) => Number(p.detail?.['loss']));
+      expect(losses.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
+      for (let i = 1; i < losses.length; i++) expect(losses[i]).toBeLessThanOrEqual((losses[i - 1] ?? 0) * (1 + 1e-6));
+    }
     const artifact = await loadArtifact(database.db, run.version);
     const row = [...artifact.userIds].indexOf(ids.get('x1') ?? -1);
     const seen = [...artifact.seenItems.subarray(artifact.seenIndptr[row], artifact.seenIndptr[row + 1])].map((i) => artifact.itemIds[i]);
