@@ -79,4 +79,30 @@ describe('clientele CLI', () => {
     expect(badScope.status).toBe(1);
     expect(badScope.stderr.trim()).toBe("clientele: scopes: expected one of read, write, admin, got 'root'");
   });
+  it('trains a model, then lists, activates and rolls back versions', { timeout: 600_000 }, () => {
+    const demo = runCli(['demo-data', '--customers', '300', '--items', '120', '--interactions', '6000'], env);
+    expect(demo.status).toBe(0);
+    const train = (extra: string[]) => runCli(['train', '--kind', 'implicit', '--factors', '8', '--iterations', '3', ...extra], env);
+    const first = train(['--evaluation-k', '5']);
+    expect(first.status, first.stderr).toBe(0);
+    // The job's progress is polled: which stages show depends on the timing (progress.test.ts).
+    expect(first.stderr).toMatch(/^training job [0-9a-f-]{36} \(implicit\)$/m);
+    expect(first.stdout).toMatch(/^version 1 \(implicit\) trained in [\d.]+ s on \d+ pairs; random 70\/10\/20/m);
+    expect(first.stdout).toMatch(/precision@5/);
+    expect(first.stdout).toMatch(/not requested/);
+    const second = train(['--auto-activate']);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/^activated: no version was active$/m);
+    const list = runCli(['models', 'list'], env);
+    expect(list.status).toBe(0);
+    expect(list.stdout).toMatch(/^\s*2\s+implicit\s+yes\s+precision@10/m);
+    expect(list.stdout).toMatch(/^\s*1\s+implicit\s+precision@5/m);
+    expect(runCli(['models', 'activate', '1'], env).stdout).toMatch(/version 1 \(implicit\) is active/);
+    const back = runCli(['models', 'rollback'], env);
+    expect(back.status).toBe(0);
+    expect(back.stdout).toMatch(/version 2/);
+    const bad = train(['--evaluation-k', '0']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toMatch(/^clientele: evaluationK: expected .*got 0$/);
+  });
 });

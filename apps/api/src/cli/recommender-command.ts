@@ -46,6 +46,15 @@ function metricsTable(result: Record<string, unknown>): Record<string, unknown>[
     .map((k) => ({ metric: k, model: fmt(model[k]), popularity: fmt(baseline[k]) }));
 }
 
+/** What a training job's progress detail adds to the bar: the iteration's loss, or the trial's settings. */
+export function trainingNote(detail: Record<string, unknown> | undefined): string | undefined {
+  if (!detail) return undefined;
+  if (typeof detail['loss'] === 'number') return `loss ${detail['loss'].toPrecision(6)}`;
+  const params = detail['params'] as Record<string, unknown> | undefined;
+  if (params) return `trial: ${['factors', 'iterations', 'regularization', 'alpha'].map((k) => `${k} ${fmt(params[k])}`).join(', ')}`;
+  return undefined;
+}
+
 interface TrainOptions {
   kind: string;
   factors?: number;
@@ -63,6 +72,7 @@ interface TrainOptions {
   trials?: number;
   maxSeconds?: number;
   autoActivate?: boolean;
+  evaluationK?: number;
   seed?: number;
 }
 
@@ -85,7 +95,8 @@ export function registerRecommenderCommands(program: Command, deps: RecommenderC
     .addOption(new Option('--days <n>', 'temporal split: days in the test part (default 30)').argParser(number('--days')))
     .addOption(new Option('--trials <n>', 'random-search trials on the validation part').argParser(number('--trials')))
     .addOption(new Option('--max-seconds <n>', 'search time budget').argParser(number('--max-seconds')))
-    .option('--auto-activate', 'activate the new version if it beats the active one')
+    .option('--auto-activate', 'activate the new version if it beats the active one (same metric and split)')
+    .addOption(new Option('--evaluation-k <n>', 'implicit: k of precision@k and the other ranking figures (default 10)').argParser(number('--evaluation-k')))
     .addOption(new Option('--seed <n>', 'random seed').argParser(number('--seed')))
     .action(async (options: TrainOptions) => {
       const config = loadConfig();
@@ -103,6 +114,7 @@ export function registerRecommenderCommands(program: Command, deps: RecommenderC
           split: { method: options.split, testFraction: options.testFraction, validationFraction: options.validationFraction, days: options.days },
           search: options.trials !== undefined ? { trials: options.trials, maxSeconds: options.maxSeconds } : undefined,
           autoActivate: options.autoActivate ?? false,
+          evaluationK: options.evaluationK,
           seed: options.seed,
         };
         const queue = new JobQueue(database);
@@ -117,7 +129,7 @@ export function registerRecommenderCommands(program: Command, deps: RecommenderC
           process.once('SIGINT', stop);
           let done = await queue.get(job.id);
           while (done && (done.status === 'queued' || done.status === 'running')) {
-            if (done.progress) bar.update(done.progress);
+            if (done.progress) bar.update({ ...done.progress, note: trainingNote(done.progress.detail) });
             await new Promise((r) => setTimeout(r, 200));
             done = await queue.get(job.id);
           }
