@@ -70,7 +70,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
   };
 }
 
-const cliBin = fileURLToPath(new URL('../bin/clientele.js', import.meta.url));
+export const cliBin = fileURLToPath(new URL('../bin/clientele.js', import.meta.url));
 
 /** Runs `clientele …` as its own process with only the given environment (plus PATH and HOME). */
 export function runCli(args: string[], env: Record<string, string | undefined>, input?: string) {
@@ -89,6 +89,8 @@ export interface CliWorkspace {
   dir: string;
   /** The configuration the CLI is run with: a fresh PostgreSQL database on the PostgreSQL pass, else an embedded one in `dir`. */
   env: Record<string, string | undefined>;
+  /** The PostgreSQL database the CLI is pointed at (the PostgreSQL pass only). */
+  database: TestDatabase | undefined;
   close(): Promise<void>;
 }
 
@@ -99,6 +101,7 @@ export async function cliWorkspace(prefix: string): Promise<CliWorkspace> {
   return {
     dir,
     env,
+    database,
     async close() {
       await database?.close();
       rmSync(dir, { recursive: true, force: true });
