@@ -1,4 +1,4 @@
-import { attachedInteractionSegments, interactions, selectRows, type AuditActor, type Executor } from '@clientele/db';
+import { attachedInteractionSegments, interactions, items, selectRows, type AuditActor, type Executor } from '@clientele/db';
 import { sql } from 'drizzle-orm';
 import { encodeArtifact, gramMatrix, type ModelArtifact } from './artifact.js';
 import { checkEnoughData, InsufficientDataError, loadDataset, type Dataset } from './data.js';
@@ -170,7 +170,9 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   lap('fit', t);
   t = performance.now();
   report({ stage: 'evaluate', done: 0, total: 1 });
-  const evaluation = await evaluate(tested, trainPart, split.test, params.evaluationK, control);
+  // Coverage is of the whole catalogue, items nobody has interacted with included.
+  const [catalogue] = await selectRows<{ n: number | string }>(db, sql`SELECT count(*) AS n FROM ${items}`);
+  const evaluation = await evaluate(tested, trainPart, split.test, params.evaluationK, control, Math.max(Number(catalogue?.n ?? 0), tested.nItems));
   lap('evaluate', t);
   report({ stage: 'evaluate', done: 1, total: 1, detail: evaluation.model });
   check(signal);

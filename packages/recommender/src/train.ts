@@ -118,7 +118,11 @@ export interface Evaluation {
 const clip = (x: number) => Math.min(RATING_MAX, Math.max(RATING_MIN, x));
 
 /** Test-part figures of a fitted model and of the popularity baseline trained on the same part. */
-export async function evaluate(model: FittedModel, train: Dataset, heldOut: Dataset, k: number, control: RunControl = {}): Promise<Evaluation> {
+/**
+ * `catalogueSize` is coverage's denominator: the items in the catalogue (a training run passes
+ * the items table's count), by default the items the model knows.
+ */
+export async function evaluate(model: FittedModel, train: Dataset, heldOut: Dataset, k: number, control: RunControl = {}, catalogueSize = model.nItems): Promise<Evaluation> {
   if (model.kind === 'explicit') {
     const predicted = await predictRatings(
       { factors: model.factors, userFactors: model.userFactors, itemFactors: model.itemFactors, userBias: model.userBias ?? new Float32Array(model.nUsers), itemBias: model.itemBias ?? new Float32Array(model.nItems), globalMean: model.globalMean },
@@ -159,7 +163,7 @@ export async function evaluate(model: FittedModel, train: Dataset, heldOut: Data
   const scorer = new ItemScorer(model.itemFactors, model.factors, { compact: false });
   const top = await scorer.topKBatch(model.userFactors, { k, rows, exclude, threads: control.threads ?? 0, ...(control.signal ? { signal: control.signal } : {}) });
   const lists = evalUsers.map((_, q) => top.indices.subarray(q * top.k, q * top.k + (top.counts[q] ?? 0)));
-  const m = rankingMetrics(lists, relevant, k, model.nItems);
+  const m = rankingMetrics(lists, relevant, k, catalogueSize);
   const { order } = popularityOrder(train);
   const popular = evalUsers.map((u) => {
     const seen = new Set(trainByUser[u]);
@@ -170,6 +174,6 @@ export async function evaluate(model: FittedModel, train: Dataset, heldOut: Data
     }
     return list;
   });
-  const b = rankingMetrics(popular, relevant, k, model.nItems);
+  const b = rankingMetrics(popular, relevant, k, catalogueSize);
   return { model: rankingRecord(m), baseline: rankingRecord(b), baselineName: 'most popular items in the training part (customer’s own items excluded)' };
 }
