@@ -143,6 +143,23 @@ describe('training runs', () => {
     expect((await getModelVersion(database.db, atFive.version))?.primaryMetric).toBe('precision@5');
   });
 
+  it('searches on the validation part within its budget and keeps the best trial', async () => {
+    const search = async (input: Record<string, unknown>) => {
+      const run = await runTraining({ db: database.db, params: parseTrainingParams({ kind: 'implicit', weights: { view: 1 }, iterations: 3, ...input }), actor });
+      const version = await getModelVersion(database.db, run.version);
+      return { search: version?.search as { stopped: string; trials: { params: Record<string, number>; metrics: Record<string, number> }[] }, params: version?.params ?? {} };
+    };
+    const full = await search({ search: { trials: 3 } });
+    expect(full.search.stopped).toBe('trials');
+    expect(full.search.trials).toHaveLength(3);
+    const best = full.search.trials.reduce((a, t) => ((t.metrics['precision@10'] ?? 0) > (a.metrics['precision@10'] ?? 0) ? t : a));
+    expect(full.params).toMatchObject({ factors: best.params['factors'], iterations: best.params['iterations'], regularization: best.params['regularization'], alpha: best.params['alpha'] });
+    // A budget of a millisecond: the first trial always runs, the budget is spent before the second.
+    const budget = await search({ search: { trials: 50, maxSeconds: 0.001 } });
+    expect(budget.search.stopped).toBe('time');
+    expect(budget.search.trials).toHaveLength(1);
+  });
+
   it('refuses a search with nothing to tune on', async () => {
     // The temporal split's validation part is the 4 days before the last 4: no pair's latest row falls there.
     const params = parseTrainingParams({ kind: 'implicit', split: { method: 'temporal', days: 4 }, search: { trials: 2 } });
