@@ -164,5 +164,10 @@ describe('training runs', () => {
     // The temporal split's validation part is the 4 days before the last 4: no pair's latest row falls there.
     const params = parseTrainingParams({ kind: 'implicit', split: { method: 'temporal', days: 4 }, search: { trials: 2 } });
     await expect(runTraining({ db: database.db, params, actor })).rejects.toThrow(/split leaves no validation pairs for the search's 2 trials/);
+    // Without a search the same split trains: x1's pairs i1 and i2 (latest rows at the newest
+    // time) are the test part, everything else (20 days old or more) the training part.
+    const run = await runTraining({ db: database.db, params: parseTrainingParams({ kind: 'implicit', weights: { view: 1, purchase: 5 }, factors: 4, iterations: 2, split: { method: 'temporal', days: 4 } }), actor });
+    expect(run.data['split']).toBe('temporal: test = the last 4 days, validation = the 4 days before');
+    expect(run.data['parts']).toEqual({ train: run.data['pairs'] as number - 2, validation: 0, test: 2 });
   });
 });
