@@ -51,12 +51,7 @@ describe.skipIf(!onPostgres)('training on worker processes', () => {
     try {
       const first = await startWorker();
       const job = await enqueueTraining(queue, { kind: 'implicit', factors: 96, iterations: 60, split: { validationFraction: 0 } }, actor);
-      const deadline = Date.now() + 60_000;
-      let seen = await queue.get(job.id);
-      while (seen?.progress?.stage !== 'train' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        seen = await queue.get(job.id);
-      }
+      const seen = await queue.waitFor(job.id, { timeoutMs: 60_000, pollMs: 50, until: (j) => j.progress?.stage === 'train' });
       expect(seen).toMatchObject({ status: 'running', attempts: 1 });
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));

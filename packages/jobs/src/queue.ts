@@ -220,13 +220,16 @@ export class JobQueue {
     return (await this.get(id)) ?? job;
   }
 
-  /** Resolves when the job has finished (completed, failed or cancelled), or rejects on timeout. */
-  async waitFor(id: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<JobRecord> {
+  /**
+   * Resolves when the job has finished (completed, failed or cancelled), or earlier when
+   * `until` holds for it (a stage reached, say); rejects on timeout.
+   */
+  async waitFor(id: string, options: { timeoutMs?: number; pollMs?: number; until?: (job: JobRecord) => boolean } = {}): Promise<JobRecord> {
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     for (;;) {
       const job = await this.get(id);
       if (!job) throw new JobNotFoundError(`job '${id}' does not exist`);
-      if (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled') return job;
+      if (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled' || options.until?.(job)) return job;
       if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${options.timeoutMs ?? 600_000} ms${await this.describeMessages(id)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, options.pollMs ?? 200);

@@ -226,11 +226,12 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   if (params.autoActivate) {
     const current = await currentActivation(db);
     const active = current ? await getModelVersion(db, current.version) : null;
+    const mismatch = active ? incomparable(version, active) : null;
     if (!active) {
       activation = 'activated: no version was active';
       activated = true;
-    } else if (incomparable(version, active) !== null) {
-      activation = `not activated: ${incomparable(version, active)}, so the metrics do not compare`;
+    } else if (mismatch !== null) {
+      activation = `not activated: ${mismatch}, so the metrics do not compare`;
     } else if (beats(version, active)) {
       activation = `activated: ${metric.name} ${version.primaryValue?.toFixed(4)} beats version ${active.version}'s ${active.primaryValue?.toFixed(4)}`;
       activated = true;

@@ -39,13 +39,8 @@ describe('cancelling a training job', () => {
     await queue.startWorker();
     const job = await enqueueTraining(queue, { kind: 'implicit', factors: 128, iterations: 200, split: { validationFraction: 0 } }, actor);
     // Wait until it is fitting (an iteration reported), then cancel.
-    const deadline = Date.now() + 60_000;
-    let seen = await queue.get(job.id);
-    while (seen?.progress?.stage !== 'train' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      seen = await queue.get(job.id);
-    }
-    expect(seen?.status).toBe('running');
+    const seen = await queue.waitFor(job.id, { timeoutMs: 60_000, pollMs: 20, until: (j) => j.progress?.stage === 'train' });
+    expect(seen.status).toBe('running');
     await queue.cancel(job.id, actor);
     const done = await queue.waitFor(job.id, { timeoutMs: 60_000 });
     expect(done.status).toBe('cancelled');
